@@ -1,0 +1,1 @@
+"""Topup: top up and charge prepaid mobile lines in Azerbaijan."""

@@ -1,0 +1,1 @@
+"""Adapters: the database, receipts, clock and everything else outside the use cases."""

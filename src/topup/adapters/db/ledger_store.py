@@ -1,0 +1,232 @@
+"""The ledger in SQL: accounts, transfers, guarded balance increments, and the audit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, insert, select, text, update
+
+from topup.adapters.db.handle import ConnectionHandle, dialect_insert
+from topup.adapters.db.tables import accounts, transfers
+from topup.domain.errors import InsufficientBalance
+from topup.domain.ledger import AccountKind, AccountState, Bucket, Transfer, Unit
+from topup.domain.numbers import Msisdn
+from topup.services.ports import BucketView, Clock, LedgerAudit, UnitTotals
+
+MISMATCHES_SHOWN_MAX = 100
+
+
+class SystemAccountCache:
+    """code -> (id, unit) of system accounts, shared by a process. Entries are added only after the
+    transaction that created or read them committed, so a rolled-back account is never remembered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_code: dict[str, tuple[int, Unit]] = {}
+        self._by_id: dict[int, Unit] = {}
+
+    def get(self, code: str) -> tuple[int, Unit] | None:
+        return self._by_code.get(code)
+
+    def unit_of(self, account_id: int) -> Unit | None:
+        return self._by_id.get(account_id)
+
+    def publish(self, entries: dict[str, tuple[int, Unit]]) -> None:
+        with self._lock:
+            self._by_code.update(entries)
+            self._by_id.update(dict(entries.values()))
+
+
+class SqlLedger:
+    def __init__(self, handle: ConnectionHandle, cache: SystemAccountCache, clock: Clock) -> None:
+        self._handle = handle
+        self._cache = cache
+        self._clock = clock
+        self.pending_system_accounts: dict[str, tuple[int, Unit]] = {}
+
+    def open_account(
+        self,
+        *,
+        kind: AccountKind,
+        unit: Unit,
+        msisdn: Msisdn | None,
+        now: datetime,
+        expires_at: datetime | None = None,
+        bundle_code: str | None = None,
+        transaction_id: str | None = None,
+        initial: int = 0,
+    ) -> int:
+        result = self._handle.connection.execute(
+            insert(accounts)
+            .values(
+                kind=kind.value,
+                unit=unit.value,
+                msisdn=msisdn.e164 if msisdn else None,
+                balance=0,
+                tracks_balance=kind is not AccountKind.SYSTEM,
+                initial=initial,
+                expires_at=expires_at,
+                bundle_code=bundle_code,
+                transaction_id=transaction_id,
+                created_at=now,
+            )
+            .returning(accounts.c.id)
+        )
+        return int(result.scalar_one())
+
+    def system_account(self, code: str, unit: Unit) -> int:
+        known = self._cache.get(code) or self.pending_system_accounts.get(code)
+        if known is None:
+            connection = self._handle.connection
+            connection.execute(
+                dialect_insert(self._handle, accounts)
+                .values(
+                    code=code,
+                    kind=AccountKind.SYSTEM.value,
+                    unit=unit.value,
+                    balance=0,
+                    tracks_balance=False,
+                    created_at=self._clock.now(),
+                )
+                .on_conflict_do_nothing(index_elements=[accounts.c.code])
+            )
+            row = connection.execute(select(accounts.c.id, accounts.c.unit).where(accounts.c.code == code)).one()
+            known = (int(row.id), Unit(row.unit))
+            self.pending_system_accounts[code] = known
+        if known[1] is not unit:
+            raise ValueError(f"system account {code} holds {known[1]}, not {unit}")
+        return known[0]
+
+    def states(self, account_ids: Sequence[int]) -> dict[int, AccountState]:
+        found: dict[int, AccountState] = {}
+        to_read = []
+        for account_id in account_ids:
+            unit = self._cache.unit_of(account_id)
+            if unit is None:
+                to_read.append(account_id)
+            else:
+                found[account_id] = AccountState(account_id, unit, 0, tracks_balance=False)
+        if to_read:
+            rows = self._handle.connection.execute(
+                select(accounts.c.id, accounts.c.unit, accounts.c.balance, accounts.c.tracks_balance).where(
+                    accounts.c.id.in_(to_read)
+                )
+            )
+            for row in rows:
+                found[row.id] = AccountState(row.id, Unit(row.unit), row.balance, bool(row.tracks_balance))
+        return found
+
+    def post(
+        self, transaction_id: str, msisdn: Msisdn | None, transfer_list: Sequence[Transfer], *, now: datetime
+    ) -> dict[int, int]:
+        connection = self._handle.connection
+        rows = [
+            {
+                "transaction_id": transaction_id,
+                "debit_account_id": t.debit_account_id,
+                "credit_account_id": t.credit_account_id,
+                "amount": t.amount,
+                "unit": t.unit.value,
+                "msisdn": msisdn.e164 if msisdn else None,
+                "created_at": now,
+            }
+            for t in transfer_list
+        ]
+        connection.execute(insert(transfers), rows)
+        changes: dict[int, int] = {}
+        for t in transfer_list:
+            changes[t.debit_account_id] = changes.get(t.debit_account_id, 0) - t.amount
+            changes[t.credit_account_id] = changes.get(t.credit_account_id, 0) + t.amount
+        system_ids = {account_id for account_id, _ in self.pending_system_accounts.values()}
+        new_balances: dict[int, int] = {}
+        # Fixed order (ascending id) so two postings touching the same accounts cannot deadlock.
+        for account_id in sorted(changes):
+            if self._cache.unit_of(account_id) is not None or account_id in system_ids:
+                continue  # system accounts keep no running balance: no hot row
+            change = changes[account_id]
+            balance = connection.execute(
+                update(accounts)
+                .where(
+                    and_(
+                        accounts.c.id == account_id,
+                        accounts.c.tracks_balance,
+                        accounts.c.balance + change >= 0,
+                    )
+                )
+                .values(balance=accounts.c.balance + change)
+                .returning(accounts.c.balance)
+            ).scalar_one_or_none()
+            if balance is None:
+                raise InsufficientBalance("The balance is too low for this.", account_id=account_id)
+            new_balances[account_id] = int(balance)
+        return new_balances
+
+    def buckets(self, msisdn: Msisdn, *, now: datetime) -> list[BucketView]:
+        rows = self._handle.connection.execute(
+            select(accounts)
+            .where(
+                accounts.c.msisdn == msisdn.e164,
+                accounts.c.kind == AccountKind.BUCKET.value,
+                accounts.c.expires_at > now,
+                accounts.c.balance > 0,
+            )
+            .order_by(accounts.c.expires_at, accounts.c.id)
+        )
+        return [
+            BucketView(
+                bucket=Bucket(row.id, Unit(row.unit), row.balance, row.expires_at),
+                bundle_code=row.bundle_code,
+                transaction_id=row.transaction_id,
+                initial=row.initial,
+            )
+            for row in rows
+        ]
+
+    def audit(self) -> LedgerAudit:
+        connection = self._handle.connection
+        debits = dict(
+            connection.execute(
+                text(
+                    "SELECT a.unit, SUM(t.amount) FROM transfers t "
+                    "JOIN accounts a ON a.id = t.debit_account_id GROUP BY a.unit"
+                )
+            ).all()
+        )
+        credit_rows = connection.execute(
+            text(
+                "SELECT a.unit, SUM(t.amount), COUNT(*) FROM transfers t "
+                "JOIN accounts a ON a.id = t.credit_account_id GROUP BY a.unit"
+            )
+        ).all()
+        credits = {unit: (int(total), int(count)) for unit, total, count in credit_rows}
+        totals = [UnitTotals(unit, int(debits.get(unit.value, 0)), *credits.get(unit.value, (0, 0))) for unit in Unit]
+        unit_mismatches = connection.execute(
+            text(
+                "SELECT COUNT(*) FROM transfers t "
+                "JOIN accounts d ON d.id = t.debit_account_id JOIN accounts c ON c.id = t.credit_account_id "
+                "WHERE t.unit <> d.unit OR t.unit <> c.unit"
+            )
+        ).scalar_one()
+        mismatches = connection.execute(
+            text(
+                "WITH c AS (SELECT credit_account_id AS id, SUM(amount) AS s FROM transfers "
+                "GROUP BY credit_account_id), "
+                "d AS (SELECT debit_account_id AS id, SUM(amount) AS s FROM transfers GROUP BY debit_account_id) "
+                "SELECT a.id, a.balance, COALESCE(c.s, 0) - COALESCE(d.s, 0) AS derived FROM accounts a "
+                "LEFT JOIN c ON c.id = a.id LEFT JOIN d ON d.id = a.id "
+                "WHERE a.tracks_balance AND a.balance <> COALESCE(c.s, 0) - COALESCE(d.s, 0) "
+                "ORDER BY a.id LIMIT :limit"
+            ),
+            {"limit": MISMATCHES_SHOWN_MAX},
+        ).all()
+        negatives = connection.execute(text("SELECT COUNT(*) FROM accounts WHERE balance < 0")).scalar_one()
+        account_count = connection.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one()
+        return LedgerAudit(
+            totals=totals,
+            balance_mismatches=[(int(a), int(b), int(c)) for a, b, c in mismatches],
+            unit_mismatches=int(unit_mismatches),
+            negative_balances=int(negatives),
+            accounts=int(account_count),
+        )

@@ -1,0 +1,107 @@
+"""Lines and number ports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import delete, func, insert, select, update
+
+from topup.adapters.db.handle import ConnectionHandle, dialect_insert
+from topup.adapters.db.tables import lines, number_ports
+from topup.domain.lines import Line, LineStatus, LineType
+from topup.domain.numbers import Msisdn
+
+_LINE_COLUMNS = (
+    lines.c.msisdn,
+    lines.c.operator,
+    lines.c.type,
+    lines.c.status,
+    lines.c.language,
+    lines.c.main_account_id,
+    lines.c.iccid,
+    lines.c.valid_until,
+)
+
+
+class SqlLineRepository:
+    def __init__(self, handle: ConnectionHandle) -> None:
+        self._handle = handle
+
+    def get(self, msisdn: Msisdn, *, for_update: bool = False) -> Line | None:
+        query = select(*_LINE_COLUMNS).where(lines.c.msisdn == msisdn.e164)
+        if for_update:
+            query = query.with_for_update()
+        row = self._handle.connection.execute(query).first()
+        if row is None:
+            return None
+        return Line(
+            msisdn=Msisdn(row.msisdn),
+            operator=row.operator,
+            type=LineType(row.type),
+            status=LineStatus(row.status),
+            language=row.language,
+            main_account_id=row.main_account_id,
+            iccid=row.iccid,
+            valid_until=row.valid_until,
+        )
+
+    def add(self, line: Line, *, now: datetime) -> None:
+        self._handle.connection.execute(
+            insert(lines).values(
+                msisdn=line.msisdn.e164,
+                operator=line.operator,
+                type=line.type.value,
+                status=line.status.value,
+                language=line.language,
+                main_account_id=line.main_account_id,
+                iccid=line.iccid,
+                valid_until=line.valid_until,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    def set_valid_until(self, msisdn: Msisdn, valid_until: date | None, *, now: datetime) -> None:
+        self._handle.connection.execute(
+            update(lines).where(lines.c.msisdn == msisdn.e164).values(valid_until=valid_until, updated_at=now)
+        )
+
+    def set_operator(self, msisdn: Msisdn, operator: str, *, now: datetime) -> None:
+        self._handle.connection.execute(
+            update(lines).where(lines.c.msisdn == msisdn.e164).values(operator=operator, updated_at=now)
+        )
+
+    def iccid_taken(self, iccid: str) -> bool:
+        return self._handle.connection.execute(select(lines.c.msisdn).where(lines.c.iccid == iccid)).first() is not None
+
+    def count(self) -> int:
+        return int(self._handle.connection.execute(select(func.count()).select_from(lines)).scalar_one())
+
+
+class SqlPortRepository:
+    def __init__(self, handle: ConnectionHandle) -> None:
+        self._handle = handle
+
+    def operator_for(self, msisdn: Msisdn) -> str | None:
+        value = self._handle.connection.execute(
+            select(number_ports.c.operator).where(number_ports.c.msisdn == msisdn.e164)
+        ).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def put(self, msisdn: Msisdn, operator: str, *, now: datetime) -> None:
+        statement = dialect_insert(self._handle, number_ports).values(
+            msisdn=msisdn.e164, operator=operator, created_at=now
+        )
+        self._handle.connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[number_ports.c.msisdn], set_={"operator": operator, "created_at": now}
+            )
+        )
+
+    def remove(self, msisdn: Msisdn) -> bool:
+        result = self._handle.connection.execute(delete(number_ports).where(number_ports.c.msisdn == msisdn.e164))
+        return bool(result.rowcount)
+
+    def list(self, *, limit: int) -> list[tuple[Msisdn, str, datetime]]:
+        rows = self._handle.connection.execute(select(number_ports).order_by(number_ports.c.msisdn).limit(limit))
+        return [(Msisdn(row.msisdn), row.operator, row.created_at) for row in rows]

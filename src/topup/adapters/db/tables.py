@@ -1,0 +1,176 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create it; repositories query it.
+
+Per-subscriber rows carry `msisdn` so the data can be distributed by subscriber (Citus) later.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite makes only INTEGER PRIMARY KEY auto-increment; PostgreSQL gets a 64-bit identity.
+Id64 = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every database (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store aware datetimes only")
+        moment = value.astimezone(UTC)
+        return moment.replace(tzinfo=None) if dialect.name == "sqlite" else moment
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+catalogue_versions = Table(
+    "catalogue_versions",
+    metadata,
+    Column("version", String(64), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("loaded_at", UtcDateTime, nullable=False),
+    Column("activated_at", UtcDateTime, nullable=False, index=True),
+)
+
+number_ports = Table(
+    "number_ports",
+    metadata,
+    Column("msisdn", String(16), primary_key=True),
+    Column("operator", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id64, primary_key=True, autoincrement=True),
+    Column("code", String(128), unique=True),  # system accounts only
+    Column("kind", String(16), nullable=False),
+    Column("unit", String(16), nullable=False),
+    Column("msisdn", String(16)),
+    Column("balance", BigInteger, nullable=False, server_default="0"),
+    Column("tracks_balance", Boolean, nullable=False),
+    Column("initial", BigInteger, nullable=False, server_default="0"),
+    Column("expires_at", UtcDateTime),
+    Column("bundle_code", String(64)),
+    Column("transaction_id", String(32)),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("NOT tracks_balance OR balance >= 0", name="tracked_balance_not_negative"),
+    CheckConstraint("tracks_balance OR balance = 0", name="system_balance_derived"),
+    CheckConstraint("kind IN ('main', 'bucket', 'system')", name="kind_known"),
+    CheckConstraint("unit IN ('qepik', 'data_kb', 'voice_seconds', 'sms')", name="unit_known"),
+    Index("ix_accounts_msisdn_kind_expires_at", "msisdn", "kind", "expires_at"),
+)
+
+lines = Table(
+    "lines",
+    metadata,
+    Column("msisdn", String(16), primary_key=True),
+    Column("operator", String(32), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("iccid", String(20), unique=True),
+    Column("valid_until", Date),
+    Column("main_account_id", Id64, ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("type IN ('prepaid', 'postpaid')", name="type_known"),
+    CheckConstraint("status IN ('active', 'barred', 'closed')", name="status_known"),
+)
+
+ledger_transactions = Table(
+    "ledger_transactions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("msisdn", String(16), nullable=False),
+    Column("operator", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("amount_qepik", BigInteger, nullable=False),
+    Column("vat_qepik", BigInteger, nullable=False),
+    Column("balance_after_qepik", BigInteger, nullable=False),
+    Column("valid_until", Date),
+    Column("bundle_code", String(64)),
+    Column("bundle_expires_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("verification_code", String(16), nullable=False, unique=True),
+    Index("ix_ledger_transactions_msisdn_created_at_id", "msisdn", "created_at", "id"),
+)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", Id64, primary_key=True, autoincrement=True),
+    Column("transaction_id", String(32), nullable=False, index=True),
+    Column("debit_account_id", Id64, ForeignKey("accounts.id"), nullable=False),
+    Column("credit_account_id", Id64, ForeignKey("accounts.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("unit", String(16), nullable=False),
+    Column("msisdn", String(16)),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(32), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status_code", Integer),
+    Column("body", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,73 @@
+"""A unit of work is one database transaction on one pooled connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Self
+
+from sqlalchemy import Connection, Engine, RootTransaction
+
+from topup.adapters.db.access_store import SqlApiKeyRepository, SqlIdempotencyStore
+from topup.adapters.db.catalogue_store import CatalogueCache, SqlCatalogueStore
+from topup.adapters.db.handle import ConnectionHandle
+from topup.adapters.db.ledger_store import SqlLedger, SystemAccountCache
+from topup.adapters.db.line_repository import SqlLineRepository, SqlPortRepository
+from topup.adapters.db.transaction_repository import SqlTransactionRepository
+from topup.services.ports import Clock
+
+
+@dataclass
+class ProcessCaches:
+    """What a process remembers between units of work (read-mostly, safe to share between threads)."""
+
+    catalogue: CatalogueCache = field(default_factory=lambda: CatalogueCache(recheck_seconds=2.0))
+    system_accounts: SystemAccountCache = field(default_factory=SystemAccountCache)
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, caches: ProcessCaches, clock: Clock) -> None:
+        self._engine = engine
+        self._caches = caches
+        self._handle = ConnectionHandle()
+        self._depth = 0
+        self._connection: Connection | None = None
+        self._transaction: RootTransaction | None = None
+        self.catalogue = SqlCatalogueStore(self._handle, caches.catalogue)
+        self.lines = SqlLineRepository(self._handle)
+        self.ports = SqlPortRepository(self._handle)
+        self.ledger = SqlLedger(self._handle, caches.system_accounts, clock)
+        self.transactions = SqlTransactionRepository(self._handle)
+        self.api_keys = SqlApiKeyRepository(self._handle)
+        self.idempotency = SqlIdempotencyStore(self._handle)
+
+    def __enter__(self) -> Self:
+        if self._depth == 0:
+            self._connection = self._engine.connect()
+            self._transaction = self._connection.begin()
+            self._handle.bind(self._connection)
+            self.ledger.pending_system_accounts = {}
+        self._depth += 1
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
+        try:
+            if self._transaction is not None and self._transaction.is_active:
+                self._transaction.rollback()
+        finally:
+            self._handle.bind(None)
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = self._transaction = None
+
+    def commit(self) -> None:
+        """Commit, unless this unit of work is nested in an outer one, which then decides."""
+        if self._depth > 1:
+            return
+        if self._transaction is None:
+            raise RuntimeError("commit() outside `with uow:`")
+        self._transaction.commit()
+        self._caches.system_accounts.publish(self.ledger.pending_system_accounts)
+        self.ledger.pending_system_accounts = {}

@@ -1,0 +1,24 @@
+"""Receipt verification codes: HMAC-SHA256 of the transaction id under the server's secret key.
+
+Ten characters of Crockford base32 (50 bits): short enough to type from paper, long enough that guessing a
+valid code is hopeless. Shown grouped as XXXXX-XXXXX.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+CODE_LENGTH = 10
+_BASE32_TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+
+class HmacReceiptCodes:
+    def __init__(self, secret_key: str) -> None:
+        self._key = secret_key.encode()
+
+    def code_for(self, transaction_id: str) -> str:
+        digest = hmac.new(self._key, transaction_id.encode(), hashlib.sha256).digest()
+        code = base64.b32encode(digest).decode().translate(_BASE32_TO_CROCKFORD)[:CODE_LENGTH]
+        return f"{code[:5]}-{code[5:]}"

@@ -1,0 +1,49 @@
+"""The composition root: reads settings once and wires the adapters the use cases run on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from topup.adapters.clock import SystemClock
+from topup.adapters.db.catalogue_store import CatalogueCache
+from topup.adapters.db.engine import make_engine
+from topup.adapters.db.migrate import current_revision, head_revision, upgrade
+from topup.adapters.db.unit_of_work import ProcessCaches, SqlUnitOfWork
+from topup.adapters.receipt_codes import HmacReceiptCodes
+from topup.config import Settings
+from topup.services.ports import Clock, ReceiptCodes
+
+
+@dataclass
+class Application:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    codes: ReceiptCodes
+    caches: ProcessCaches = field(default_factory=ProcessCaches)
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.caches, self.clock)
+
+    def migrate(self) -> None:
+        upgrade(self.engine)
+
+    def schema_is_current(self) -> bool:
+        return current_revision(self.engine) == head_revision()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> Application:
+    settings = settings or Settings()
+    caches = ProcessCaches(catalogue=CatalogueCache(recheck_seconds=settings.catalogue_recheck_seconds))
+    return Application(
+        settings=settings,
+        engine=make_engine(settings.database_url, pool_size=settings.database_pool_size),
+        clock=clock or SystemClock(),
+        codes=HmacReceiptCodes(settings.secret_key),
+        caches=caches,
+    )

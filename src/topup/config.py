@@ -1,0 +1,39 @@
+"""Typed settings from environment variables prefixed TOPUP_ (e.g. TOPUP_DATABASE_URL)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("var")
+DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused in production below
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOPUP_", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = Field(default=f"sqlite:///{DEFAULT_DATA_DIR / 'topup.db'}")
+    # Signs receipt verification codes. Must be set (and kept) in production: changing it makes old receipts'
+    # codes unverifiable.
+    secret_key: str = DEVELOPMENT_SECRET
+    database_pool_size: int = Field(default=10, ge=1, le=100)
+    catalogue_recheck_seconds: float = Field(default=2.0, ge=0, le=300)
+    api_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.environment is Environment.PRODUCTION and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError("TOPUP_SECRET_KEY must be set to a secret value in production")
+        if self.environment is Environment.PRODUCTION and len(self.secret_key) < 32:
+            raise ValueError("TOPUP_SECRET_KEY must be at least 32 characters in production")
+        return self

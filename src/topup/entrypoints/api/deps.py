@@ -1,0 +1,84 @@
+"""Request-scoped dependencies: the application, the caller's API key, the caller's role."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from topup.bootstrap import Application
+from topup.domain.access import Role, require_role
+from topup.domain.errors import ApiKeyMissing
+from topup.services import api_keys
+from topup.services.ports import ApiKeyRecord
+
+
+def get_application(request: Request) -> Application:
+    application: Application = request.app.state.topup
+    return application
+
+
+AppDep = Annotated[Application, Depends(get_application)]
+
+
+class ApiKeyCache:
+    """Authenticated keys for a short while, so a busy integrator does not cost a query per request.
+    A revoked key stops working within `ttl_seconds`."""
+
+    def __init__(self, ttl_seconds: float, size_max: int = 10_000) -> None:
+        self._ttl_seconds = ttl_seconds
+        self._size_max = size_max
+        self._entries: dict[str, tuple[ApiKeyRecord, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> ApiKeyRecord | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, key: str, record: ApiKeyRecord) -> None:
+        with self._lock:
+            if len(self._entries) >= self._size_max:
+                self._entries.clear()
+            self._entries[key] = (record, time.monotonic() + self._ttl_seconds)
+
+
+def authenticated(
+    request: Request,
+    application: AppDep,
+    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+) -> ApiKeyRecord:
+    if not authorization:
+        raise ApiKeyMissing("Send your API key as `Authorization: Bearer <key>`.")
+    scheme, _, key = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiKeyMissing("Send your API key as `Authorization: Bearer <key>`.")
+    key = key.strip()
+    cache: ApiKeyCache = request.app.state.api_key_cache
+    record = cache.get(key)
+    if record is None:
+        record = api_keys.authenticate(application.uow(), key=key)
+        cache.put(key, record)
+    return record
+
+
+CallerDep = Annotated[ApiKeyRecord, Depends(authenticated)]
+
+
+def admin(caller: CallerDep) -> ApiKeyRecord:
+    require_role(caller.role, allowed=frozenset({Role.ADMIN}))
+    return caller
+
+
+AdminDep = Annotated[ApiKeyRecord, Depends(admin)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Any unique string per intended operation; a retry with the same key and body replays "
+        "the first answer and moves no value twice.",
+    ),
+]

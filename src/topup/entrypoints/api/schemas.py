@@ -1,0 +1,33 @@
+"""Request bodies. Strict types and no unknown fields: what we cannot read exactly, we refuse."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class NewLine(Strict):
+    msisdn: StrictStr = Field(max_length=32, examples=["+994501234567"])
+    type: Literal["prepaid", "postpaid"] = "prepaid"
+    iccid: StrictStr | None = Field(default=None, max_length=22)
+    language: Literal["az", "en", "ru", "zh"] = "az"
+
+
+class NewTopUp(Strict):
+    msisdn: StrictStr = Field(max_length=32, examples=["050 123 45 67"])
+    amount: StrictStr = Field(max_length=32, examples=["5.00"], description="AZN, a decimal string")
+    currency: StrictStr = Field(default="AZN", max_length=8)
+
+
+class NewBundlePurchase(Strict):
+    bundle: StrictStr = Field(max_length=64, examples=["azercell-10gb-30d"])
+
+
+class NewPort(Strict):
+    msisdn: StrictStr = Field(max_length=32)
+    operator: StrictStr = Field(max_length=32, examples=["bakcell"])

@@ -1,0 +1,129 @@
+"""Domain objects -> JSON-ready dicts. Money as decimal strings, times as ISO 8601 with zone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from topup.domain.catalogue import Bundle, Operator
+from topup.domain.history import TransactionRecord
+from topup.domain.lines import Line
+from topup.domain.money import CURRENCY, format_amount
+from topup.services.lines import Balance
+from topup.services.numbers import NumberInfo
+
+
+def money(qepik: int) -> dict[str, str]:
+    return {"amount": format_amount(qepik), "currency": CURRENCY}
+
+
+def number_info(info: NumberInfo) -> dict[str, Any]:
+    return {
+        "msisdn": info.msisdn.e164,
+        "national": info.national,
+        "operator": info.operator,
+        "original_operator": info.original_operator,
+        "ported": info.ported,
+    }
+
+
+def line(value: Line) -> dict[str, Any]:
+    return {
+        "msisdn": value.msisdn.e164,
+        "national": value.msisdn.national,
+        "operator": value.operator,
+        "type": value.type.value,
+        "status": value.status.value,
+        "language": value.language,
+        "iccid": value.iccid,
+        "valid_until": value.valid_until.isoformat() if value.valid_until else None,
+    }
+
+
+def balance(value: Balance) -> dict[str, Any]:
+    return {
+        "msisdn": value.line.msisdn.e164,
+        "operator": value.line.operator,
+        "status": value.line.status.value,
+        "main": money(value.main_qepik),
+        "valid_until": value.line.valid_until.isoformat() if value.line.valid_until else None,
+        "buckets": [
+            {
+                "id": view.bucket.account_id,
+                "bundle": view.bundle_code,
+                "unit": view.bucket.unit.value,
+                "remaining": view.bucket.balance,
+                "initial": view.initial,
+                "expires_at": view.bucket.expires_at.isoformat(),
+            }
+            for view in value.buckets
+        ],
+    }
+
+
+def transaction(record: TransactionRecord, *, base_url: str = "") -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": record.id,
+        "kind": record.kind.value,
+        "status": "completed",
+        "msisdn": record.msisdn,
+        "operator": record.operator,
+        "channel": record.channel,
+        "amount": format_amount(record.amount_qepik),
+        "currency": CURRENCY,
+        "vat": format_amount(record.vat_qepik),
+        "balance_after": format_amount(record.balance_after_qepik),
+        "valid_until": record.valid_until.isoformat() if record.valid_until else None,
+        "created_at": record.created_at.isoformat(),
+        "verification_code": record.verification_code,
+        "receipt_url": f"{base_url}/v1/transactions/{record.id}/receipt",
+    }
+    if record.bundle_code:
+        body["bundle"] = record.bundle_code
+        body["bundle_expires_at"] = record.bundle_expires_at.isoformat() if record.bundle_expires_at else None
+    return body
+
+
+def bundle(value: Bundle) -> dict[str, Any]:
+    return {
+        "code": value.code,
+        "operator": value.operator,
+        "names": value.names,
+        "price": format_amount(value.price_qepik),
+        "currency": CURRENCY,
+        "validity_days": value.validity_days,
+        "data_kb": value.data_kb,
+        "voice_seconds": value.voice_seconds,
+        "sms": value.sms_count,
+        "auto_renew": value.auto_renew,
+        "stacking": value.stacking.value,
+        "roaming": value.roaming,
+    }
+
+
+def operator(value: Operator, *, with_catalogue: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "code": value.code,
+        "name": value.name,
+        "status": value.status.value,
+        "closed_on": value.closed_on.isoformat() if value.closed_on else None,
+    }
+    if with_catalogue:
+        rules, tariff = value.topup, value.tariff
+        body["topup"] = {
+            "min": format_amount(rules.amount_min_qepik),
+            "max": format_amount(rules.amount_max_qepik),
+            "denominations": [format_amount(d) for d in rules.denominations_qepik],
+            "validity_tiers": [
+                {"from": format_amount(t.amount_min_qepik), "days": t.validity_days} for t in rules.validity_tiers
+            ],
+            "grace_days": rules.grace_days,
+        }
+        body["tariff"] = {
+            "data_per_mb": format_amount(tariff.data_qepik_per_mb),
+            "data_increment_kb": tariff.data_increment_kb,
+            "voice_per_minute": format_amount(tariff.voice_qepik_per_minute),
+            "voice_increment_seconds": tariff.voice_increment_seconds,
+            "sms": format_amount(tariff.sms_qepik),
+        }
+        body["bundles"] = [bundle(b) for b in sorted(value.bundles.values(), key=lambda b: (b.price_qepik, b.code))]
+    return body

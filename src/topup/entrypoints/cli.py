@@ -1,0 +1,480 @@
+"""The `topup` command: tables for people, `--json` for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from topup.bootstrap import Application, bootstrap
+from topup.config import Settings
+from topup.domain.errors import DomainError, ErrorKind
+from topup.domain.lines import LineType
+from topup.domain.money import parse_amount
+from topup.entrypoints import demo
+from topup.entrypoints.api import serialise
+from topup.services import api_keys, bundles, catalogue, history, ledger, lines, numbers, topups
+from topup.services.idempotency import idempotent_request, run_once
+from topup.services.ports import StoredResponse
+
+app = typer.Typer(help="Topup: top up prepaid mobile lines in Azerbaijan.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+catalogue_app = typer.Typer(help="The operators' catalogue.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+lines_app = typer.Typer(help="Lines.", no_args_is_help=True)
+ports_app = typer.Typer(help="Ported numbers.", no_args_is_help=True)
+bundles_app = typer.Typer(help="Bundles.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
+for name, sub in (
+    ("db", db_app),
+    ("catalogue", catalogue_app),
+    ("api-keys", keys_app),
+    ("lines", lines_app),
+    ("ports", ports_app),
+    ("bundles", bundles_app),
+    ("demo", demo_app),
+    ("ledger", ledger_app),
+):
+    app.add_typer(sub, name=name)
+
+console = Console()
+errors = Console(stderr=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+EXIT_REFUSED = 1
+EXIT_INVALID = 2
+
+
+@contextmanager
+def _application() -> Iterator[Application]:
+    application = bootstrap(Settings())
+    try:
+        yield application
+    except DomainError as error:
+        errors.print(f"[red]error[/red] {error.code}: {error.message}")
+        if error.details:
+            errors.print(json.dumps(error.details, ensure_ascii=False, default=str))
+        raise typer.Exit(EXIT_INVALID if error.kind is ErrorKind.INVALID else EXIT_REFUSED) from None
+    finally:
+        application.close()
+
+
+def _emit(as_json: bool, body: dict[str, Any], human: Callable[[], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+    else:
+        human()
+
+
+def _pairs(title: str, body: dict[str, Any]) -> None:
+    table = Table(title=title, show_header=False)
+    for key, value in body.items():
+        if not isinstance(value, list | dict):
+            table.add_row(key, "" if value is None else str(value))
+    console.print(table)
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+) -> None:
+    """Serve the API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    with _application() as application:
+        if not application.schema_is_current():
+            errors.print("[red]The database schema is not current:[/red] run `topup db upgrade` first.")
+            raise typer.Exit(EXIT_REFUSED)
+        database = application.settings.database_url.split("@")[-1]
+    console.print(f"Topup API on [bold]http://{host}:{port}[/bold] — docs at http://{host}:{port}/docs")
+    console.print(f"Database: {database}")
+    console.print("An API key: [bold].venv/bin/topup api-keys create --role admin --name me[/bold]")
+    uvicorn.run("topup.entrypoints.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the newest schema."""
+    with _application() as application:
+        application.migrate()
+    console.print("Database schema is current.")
+
+
+@catalogue_app.command("load")
+def catalogue_load(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], as_json: JsonOption = False
+) -> None:
+    """Load a catalogue file (TOML) and make it current; loading the current version again does nothing."""
+    with _application() as application:
+        loaded, changed = catalogue.load_catalogue(
+            application.uow(), application.clock, source=file.read_text(encoding="utf-8")
+        )
+    body = {"version": loaded.version, "changed": changed, "operators": sorted(loaded.operators)}
+    _emit(
+        as_json,
+        body,
+        lambda: console.print(
+            f"Catalogue {loaded.version} {'loaded' if changed else 'already current'}: "
+            f"{', '.join(sorted(loaded.operators))}."
+        ),
+    )
+
+
+@catalogue_app.command("show")
+def catalogue_show(operator: str, as_json: JsonOption = False) -> None:
+    """An operator's top-up rules, tariff and bundles."""
+    with _application() as application:
+        current = catalogue.current_catalogue(application.uow())
+        body = serialise.operator(current.operator(operator), with_catalogue=True)
+    _emit(as_json, body, lambda: (_pairs(body["name"], body), _bundle_table(body["bundles"])))
+
+
+@keys_app.command("create")
+def api_key_create(
+    role: Annotated[str, typer.Option(help="admin or integrator")],
+    name: Annotated[str, typer.Option(help="Who holds the key")],
+) -> None:
+    """Create an API key. The key is printed once, alone on the last line."""
+    with _application() as application:
+        record, key = api_keys.create_api_key(application.uow(), application.clock, name=name, role=role)
+    errors.print(f"API key {record.id} ({record.role}) for {record.name}; it will not be shown again:")
+    sys.stdout.write(key + "\n")
+
+
+@keys_app.command("list")
+def api_key_list(as_json: JsonOption = False) -> None:
+    """API keys (never the keys themselves)."""
+    with _application() as application, application.uow() as uow:
+        records = uow.api_keys.list()
+    rows = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "role": r.role,
+            "prefix": r.prefix,
+            "created_at": r.created_at.isoformat(),
+            "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+        }
+        for r in records
+    ]
+    _emit(as_json, {"items": rows}, lambda: _rows_table("API keys", rows))
+
+
+@keys_app.command("revoke")
+def api_key_revoke(key_id: str) -> None:
+    """Revoke an API key by its id (running servers forget it within their cache time)."""
+    with _application() as application, application.uow() as uow:
+        revoked = uow.api_keys.revoke(key_id, now=application.clock.now())
+        uow.commit()
+    if not revoked:
+        errors.print("[red]error[/red] api_key_not_found: no active key with this id.")
+        raise typer.Exit(EXIT_REFUSED)
+    console.print("Revoked.")
+
+
+@app.command()
+def lookup(number: str, as_json: JsonOption = False) -> None:
+    """Normalise a number and show its operator."""
+    with _application() as application:
+        body = serialise.number_info(numbers.look_up(application.uow(), number))
+    _emit(as_json, body, lambda: _pairs(body["msisdn"], body))
+
+
+@lines_app.command("add")
+def lines_add(
+    number: str,
+    line_type: Annotated[LineType, typer.Option("--type")] = LineType.PREPAID,
+    iccid: str | None = None,
+    language: str = "az",
+    as_json: JsonOption = False,
+) -> None:
+    """Provision a line."""
+    with _application() as application:
+        line = lines.provision_line(
+            application.uow(),
+            application.clock,
+            number=number,
+            line_type=line_type,
+            iccid=iccid,
+            language=language,
+        )
+        body = serialise.line(line)
+    _emit(as_json, body, lambda: _pairs("Line provisioned", body))
+
+
+@lines_app.command("show")
+def lines_show(number: str, as_json: JsonOption = False) -> None:
+    """A line."""
+    with _application() as application:
+        body = serialise.line(lines.get_line(application.uow(), number=number))
+    _emit(as_json, body, lambda: _pairs(body["msisdn"], body))
+
+
+@ports_app.command("add")
+def ports_add(number: str, operator: str, as_json: JsonOption = False) -> None:
+    """Record that NUMBER now belongs to OPERATOR."""
+    with _application() as application:
+        body = serialise.number_info(
+            numbers.add_port(application.uow(), application.clock, number=number, operator=operator)
+        )
+    _emit(as_json, body, lambda: _pairs("Port recorded", body))
+
+
+@ports_app.command("remove")
+def ports_remove(number: str, as_json: JsonOption = False) -> None:
+    """Forget a port: the prefix's operator serves the number again."""
+    with _application() as application:
+        body = serialise.number_info(numbers.remove_port(application.uow(), application.clock, number=number))
+    _emit(as_json, body, lambda: _pairs("Port removed", body))
+
+
+@ports_app.command("list")
+def ports_list(as_json: JsonOption = False) -> None:
+    """Ported numbers."""
+    with _application() as application, application.uow() as uow:
+        rows = [
+            {"msisdn": m.e164, "operator": operator, "created_at": created_at.isoformat()}
+            for m, operator, created_at in uow.ports.list(limit=10_000)
+        ]
+    _emit(as_json, {"items": rows}, lambda: _rows_table("Ported numbers", rows))
+
+
+def _once(
+    application: Application, key: str | None, payload: str, work: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    """Value-moving commands accept --idempotency-key, so a script can retry safely."""
+    if key is None:
+        return work(application.uow())
+    uow = application.uow()
+    request = idempotent_request("cli", key, "CLI", payload, b"")
+    stored, _ = run_once(uow, application.clock, request, lambda: StoredResponse(0, json.dumps(work(uow))))
+    result: dict[str, Any] = json.loads(stored.body)
+    return result
+
+
+IdempotencyOption = Annotated[str | None, typer.Option(help="Retry-safe key: the same key never moves value twice.")]
+
+
+@app.command("top-up")
+def top_up(number: str, amount: str, idempotency_key: IdempotencyOption = None, as_json: JsonOption = False) -> None:
+    """Top up NUMBER by AMOUNT (AZN, e.g. 5.00)."""
+    with _application() as application:
+        amount_qepik = parse_amount(amount)
+        body = _once(
+            application,
+            idempotency_key,
+            f"top-up {number} {amount_qepik}",
+            lambda uow: serialise.transaction(
+                topups.top_up(
+                    uow,
+                    application.clock,
+                    application.codes,
+                    number=number,
+                    amount_qepik=amount_qepik,
+                    channel="cli",
+                )
+            ),
+        )
+    _emit(as_json, body, lambda: _pairs("Top-up done", body))
+
+
+@app.command()
+def balance(number: str, as_json: JsonOption = False) -> None:
+    """Main balance, validity and bundle buckets."""
+    with _application() as application:
+        body = serialise.balance(lines.balance(application.uow(), application.clock, number=number))
+
+    def human() -> None:
+        _pairs(
+            f"{body['msisdn']} ({body['operator']})",
+            {
+                "main": f"{body['main']['amount']} AZN",
+                "valid_until": body["valid_until"],
+                "status": body["status"],
+            },
+        )
+        if body["buckets"]:
+            _rows_table("Bundles", body["buckets"])
+
+    _emit(as_json, body, human)
+
+
+@app.command("history")
+def history_command(
+    number: str,
+    kind: Annotated[list[str] | None, typer.Option(help="topup or bundle_purchase; repeat for several")] = None,
+    created_from: Annotated[
+        datetime | None, typer.Option("--from", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z"])
+    ] = None,
+    created_to: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z"])] = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """A line's transactions, newest first. Dates without a zone are Baku dates."""
+    from topup.domain.calendar import BAKU
+
+    def aware(moment: datetime | None) -> datetime | None:
+        return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=BAKU)
+
+    with _application() as application:
+        page = history.transactions(
+            application.uow(),
+            number=number,
+            kinds=kind,
+            created_from=aware(created_from),
+            created_to=aware(created_to),
+            cursor=cursor,
+            limit=limit,
+        )
+    body = {"items": [serialise.transaction(r) for r in page.items], "next_cursor": page.next_cursor}
+    columns = ("created_at", "kind", "amount", "balance_after", "valid_until", "id")
+
+    def human() -> None:
+        _rows_table(f"History of {number}", [{c: item.get(c) for c in columns} for item in body["items"]])
+        if page.next_cursor:
+            console.print(f"More: --cursor {page.next_cursor}")
+
+    _emit(as_json, body, human)
+
+
+@bundles_app.command("list")
+def bundles_list(operator: str, as_json: JsonOption = False) -> None:
+    """OPERATOR's bundles (azercell, bakcell, nar)."""
+    with _application() as application:
+        items = [serialise.bundle(b) for b in bundles.list_bundles(application.uow(), operator=operator)]
+    _emit(as_json, {"items": items}, lambda: _bundle_table(items))
+
+
+@bundles_app.command("buy")
+def bundles_buy(
+    number: str, bundle: str, idempotency_key: IdempotencyOption = None, as_json: JsonOption = False
+) -> None:
+    """Buy BUNDLE for NUMBER from its main balance."""
+    with _application() as application:
+        body = _once(
+            application,
+            idempotency_key,
+            f"bundle {number} {bundle}",
+            lambda uow: serialise.transaction(
+                bundles.buy_bundle(
+                    uow,
+                    application.clock,
+                    application.codes,
+                    number=number,
+                    bundle_code=bundle,
+                    channel="cli",
+                )
+            ),
+        )
+    _emit(as_json, body, lambda: _pairs("Bundle bought", body))
+
+
+@app.command()
+def receipt(
+    transaction_id: str,
+    pdf: Annotated[Path | None, typer.Option(help="Write the PDF receipt to this file")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write the HTML receipt to this file")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a transaction's receipt, or write it as PDF or HTML."""
+    from topup.adapters.receipts.html import render_receipt_html
+    from topup.adapters.receipts.pdf import render_receipt_pdf
+
+    with _application() as application:
+        found = history.receipt(application.uow(), transaction_id=transaction_id)
+        base_url = application.settings.public_base_url
+    if pdf is not None:
+        pdf.write_bytes(render_receipt_pdf(found))
+        console.print(f"PDF receipt written to {pdf}")
+    if html is not None:
+        html.write_text(render_receipt_html(found), encoding="utf-8")
+        console.print(f"HTML receipt written to {html}")
+    if pdf is None and html is None:
+        body = serialise.transaction(found.record, base_url=base_url)
+        body["operator_name"] = found.operator.name
+        _emit(as_json, body, lambda: _pairs("Receipt", body))
+
+
+@ledger_app.command("check")
+def ledger_check(as_json: JsonOption = False) -> None:
+    """Check conservation (debits = credits per unit) and that every balance equals its transfers."""
+    with _application() as application:
+        audit = ledger.audit_ledger(application.uow())
+    body = {
+        "ok": audit.ok,
+        "accounts": audit.accounts,
+        "units": [
+            {"unit": t.unit.value, "debits": t.debits, "credits": t.credits, "transfers": t.transfers}
+            for t in audit.totals
+        ],
+        "balance_mismatches": [
+            {"account_id": a, "stored": s, "from_transfers": d} for a, s, d in audit.balance_mismatches
+        ],
+        "unit_mismatches": audit.unit_mismatches,
+        "negative_balances": audit.negative_balances,
+    }
+
+    def human() -> None:
+        _rows_table("Ledger per unit", body["units"])
+        verdict = "[green]balanced[/green]" if audit.ok else "[red]NOT balanced[/red]"
+        console.print(f"{audit.accounts} accounts; ledger {verdict}.")
+        if body["balance_mismatches"]:
+            _rows_table("Balances that differ from their transfers", body["balance_mismatches"])
+
+    _emit(as_json, body, human)
+    if not audit.ok:
+        raise typer.Exit(EXIT_REFUSED)
+
+
+@demo_app.command("seed")
+def demo_seed() -> None:
+    """Add the demo lines (once; running it again changes nothing)."""
+    with _application() as application:
+        with Progress(console=errors, transient=True) as progress:
+            task = progress.add_task("Seeding demo lines", total=len(demo.DEMO_LINES))
+            added = demo.seed(application, progress=lambda _number: progress.advance(task))
+        console.print(f"Demo lines: {added} added, {len(demo.DEMO_LINES) - added} already there.")
+
+
+def _rows_table(title: str, rows: list[dict[str, Any]]) -> None:
+    table = Table(title=title)
+    if not rows:
+        console.print(f"{title}: none.")
+        return
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    console.print(table)
+
+
+def _bundle_table(items: list[dict[str, Any]]) -> None:
+    rows = [
+        {
+            "code": b["code"],
+            "name": b["names"]["en"],
+            "price": f"{b['price']} AZN",
+            "days": b["validity_days"],
+            "data": f"{b['data_kb'] / 1_000_000:g} GB" if b["data_kb"] else "",
+            "minutes": b["voice_seconds"] // 60 or "",
+            "sms": b["sms"] or "",
+        }
+        for b in items
+    ]
+    _rows_table("Bundles", rows)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,89 @@
+"""Buy a bundle from the main balance: the price leaves the balance, the allowances arrive as buckets."""
+
+from __future__ import annotations
+
+import uuid
+
+from topup.domain.calendar import baku_date
+from topup.domain.catalogue import Bundle
+from topup.domain.history import TransactionRecord
+from topup.domain.ledger import AccountKind, TransactionKind, Transfer, Unit, check_posting
+from topup.domain.numbers import parse_msisdn
+from topup.services.lines import require_line
+from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
+
+REVENUE_ACCOUNT = "revenue:bundles:{operator}"
+VAT_ACCOUNT = "vat_payable:{operator}"
+ALLOWANCES_ACCOUNT = "allowances_issued:{operator}:{unit}"
+
+
+def list_bundles(uow: UnitOfWork, *, operator: str) -> list[Bundle]:
+    with uow:
+        return sorted(
+            uow.catalogue.current().operator(operator).bundles.values(), key=lambda b: (b.price_qepik, b.code)
+        )
+
+
+def buy_bundle(
+    uow: UnitOfWork,
+    clock: Clock,
+    codes: ReceiptCodes,
+    *,
+    number: str,
+    bundle_code: str,
+    channel: str,
+) -> TransactionRecord:
+    msisdn = parse_msisdn(number)
+    with uow:
+        line = require_line(uow, msisdn, for_update=True)
+        catalogue = uow.catalogue.current()
+        bundle = catalogue.bundle(bundle_code, operator=line.operator)
+        now = clock.now()
+        same_active = any(view.bundle_code == bundle.code for view in uow.ledger.buckets(msisdn, now=now))
+        plan = line.plan_bundle_purchase(
+            bundle,
+            now=now,
+            today=baku_date(now),
+            vat_bp=catalogue.vat_rate_basis_points,
+            same_bundle_active=same_active,
+        )
+        transaction_id = uuid.uuid4().hex
+        ledger = uow.ledger
+        revenue = ledger.system_account(REVENUE_ACCOUNT.format(operator=line.operator), Unit.QEPIK)
+        vat = ledger.system_account(VAT_ACCOUNT.format(operator=line.operator), Unit.QEPIK)
+        transfers = [Transfer(line.main_account_id, revenue, plan.price_qepik - plan.vat_qepik, Unit.QEPIK)]
+        if plan.vat_qepik:
+            transfers.append(Transfer(line.main_account_id, vat, plan.vat_qepik, Unit.QEPIK))
+        for unit, amount in plan.allowances:
+            issued = ledger.system_account(ALLOWANCES_ACCOUNT.format(operator=line.operator, unit=unit), unit)
+            bucket = ledger.open_account(
+                kind=AccountKind.BUCKET,
+                unit=unit,
+                msisdn=msisdn,
+                now=now,
+                expires_at=plan.expires_at,
+                bundle_code=bundle.code,
+                transaction_id=transaction_id,
+            )
+            transfers.append(Transfer(issued, bucket, amount, unit))
+        touched = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}
+        check_posting(transfers, ledger.states(sorted(touched)))
+        balances = ledger.post(transaction_id, msisdn, transfers, now=now)
+        record = TransactionRecord(
+            id=transaction_id,
+            msisdn=msisdn.e164,
+            operator=line.operator,
+            kind=TransactionKind.BUNDLE_PURCHASE,
+            channel=channel,
+            amount_qepik=plan.price_qepik,
+            vat_qepik=plan.vat_qepik,
+            balance_after_qepik=balances[line.main_account_id],
+            valid_until=line.valid_until,
+            created_at=now,
+            verification_code=codes.code_for(transaction_id),
+            bundle_code=bundle.code,
+            bundle_expires_at=plan.expires_at,
+        )
+        uow.transactions.add(record)
+        uow.commit()
+    return record

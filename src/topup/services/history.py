@@ -1,0 +1,91 @@
+"""A line's transactions, newest first, with filters and an opaque cursor; receipts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+
+from topup.domain.catalogue import Bundle, Operator
+from topup.domain.errors import InvalidCursor, InvalidInput, TransactionNotFound
+from topup.domain.history import HistoryPage, TransactionRecord
+from topup.domain.ledger import TransactionKind
+from topup.domain.numbers import parse_msisdn
+from topup.services.lines import require_line
+from topup.services.ports import UnitOfWork
+
+PAGE_SIZE_MAX = 200
+
+
+def encode_cursor(record: TransactionRecord) -> str:
+    raw = f"{record.created_at.isoformat()}|{record.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, transaction_id = raw.split("|", 1)
+        created_at = datetime.fromisoformat(moment)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursor("This cursor is not one we gave out.") from None
+    if created_at.tzinfo is None or not transaction_id.isalnum():
+        raise InvalidCursor("This cursor is not one we gave out.")
+    return created_at, transaction_id
+
+
+def transactions(
+    uow: UnitOfWork,
+    *,
+    number: str,
+    kinds: list[str] | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> HistoryPage:
+    msisdn = parse_msisdn(number)
+    if not 1 <= limit <= PAGE_SIZE_MAX:
+        raise InvalidInput(f"limit must be between 1 and {PAGE_SIZE_MAX}.", field="limit")
+    known = {kind.value for kind in TransactionKind}
+    if kinds and not set(kinds) <= known:
+        raise InvalidInput(f"kind must be one of {', '.join(sorted(known))}.", field="kind")
+    for moment in (created_from, created_to):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidInput("Dates need a time zone, such as 2026-11-23T00:00:00+04:00.", field="from/to")
+    after = decode_cursor(cursor) if cursor else None
+    with uow:
+        require_line(uow, msisdn)
+        rows = uow.transactions.page(
+            msisdn,
+            kinds=kinds or [],
+            created_from=created_from,
+            created_to=created_to,
+            after=after,
+            limit=limit + 1,
+        )
+    items = rows[:limit]
+    next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
+    return HistoryPage(items, next_cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    record: TransactionRecord
+    operator: Operator
+    bundle: Bundle | None
+    language: str
+    vat_rate_basis_points: int
+
+
+def receipt(uow: UnitOfWork, *, transaction_id: str) -> Receipt:
+    with uow:
+        record = uow.transactions.get(transaction_id) if transaction_id.isalnum() else None
+        if record is None:
+            raise TransactionNotFound("There is no transaction with this id.", transaction_id=transaction_id[:64])
+        catalogue = uow.catalogue.current()
+        operator = catalogue.operator(record.operator)
+        bundle = operator.bundles.get(record.bundle_code) if record.bundle_code else None
+        line = require_line(uow, parse_msisdn(record.msisdn))
+    return Receipt(record, operator, bundle, line.language, catalogue.vat_rate_basis_points)

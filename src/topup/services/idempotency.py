@@ -1,0 +1,41 @@
+"""Run a state-changing request once per idempotency key, replaying the first answer to every retry.
+
+The key is claimed in the same transaction as the work, so a crash or an error leaves no claim behind, and
+two concurrent requests with one key cannot both do the work: the second waits for the first to commit
+and then replays its answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+
+from topup.domain.errors import IdempotencyKeyInvalid, IdempotencyKeyMissing
+from topup.services.ports import Clock, IdempotentRequest, StoredResponse, UnitOfWork
+
+KEY_LENGTH_MAX = 255
+_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
+
+
+def idempotent_request(scope: str, key: str | None, method: str, path: str, body: bytes) -> IdempotentRequest:
+    if key is None or not key:
+        raise IdempotencyKeyMissing("This request needs an Idempotency-Key header (any unique string).")
+    if _KEY_PATTERN.fullmatch(key) is None:
+        raise IdempotencyKeyInvalid("An Idempotency-Key is 1 to 255 printable ASCII characters without spaces.")
+    fingerprint = hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+    return IdempotentRequest(scope=scope, key=key, fingerprint=fingerprint)
+
+
+def run_once(
+    uow: UnitOfWork, clock: Clock, request: IdempotentRequest, operation: Callable[[], StoredResponse]
+) -> tuple[StoredResponse, bool]:
+    """Returns the response and whether it was replayed. `operation` runs in `uow`'s transaction."""
+    with uow:
+        stored = uow.idempotency.claim(request, now=clock.now())
+        if stored is not None:
+            return stored, True
+        response = operation()
+        uow.idempotency.complete(request, response)
+        uow.commit()
+    return response, False

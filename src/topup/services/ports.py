@@ -1,0 +1,217 @@
+"""Ports: what the use cases need from the outside world, as Protocols the adapters implement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol, Self
+
+from topup.domain.catalogue import Catalogue
+from topup.domain.history import TransactionRecord
+from topup.domain.ledger import AccountKind, AccountState, Bucket, Transfer, Unit
+from topup.domain.lines import Line
+from topup.domain.numbers import Msisdn
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class ReceiptCodes(Protocol):
+    def code_for(self, transaction_id: str) -> str:
+        """A short code, derived with a secret key, that proves a receipt was issued by us."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: str
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status_code: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    scope: str  # whose key space: the API key's id
+    key: str
+    fingerprint: str  # hash of method, path and body: the same key with another request is refused
+
+
+@dataclass(frozen=True, slots=True)
+class BucketView:
+    bucket: Bucket
+    bundle_code: str
+    transaction_id: str
+    initial: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnitTotals:
+    unit: Unit
+    debits: int
+    credits: int
+    transfers: int
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerAudit:
+    """What `topup ledger check` reports."""
+
+    totals: list[UnitTotals]
+    balance_mismatches: list[tuple[int, int, int]]  # account id, stored balance, sum of its transfers
+    unit_mismatches: int  # transfers whose unit differs from an account's
+    negative_balances: int
+    accounts: int
+
+    @property
+    def ok(self) -> bool:
+        return (
+            all(t.debits == t.credits for t in self.totals)
+            and not self.balance_mismatches
+            and self.unit_mismatches == 0
+            and self.negative_balances == 0
+        )
+
+
+class CatalogueStore(Protocol):
+    def current(self) -> Catalogue:
+        """The catalogue in force; raises CatalogueNotLoaded before the first load."""
+        ...
+
+    def current_version(self) -> str | None: ...
+
+    def save(self, catalogue: Catalogue, source: str, *, now: datetime) -> bool:
+        """Make `catalogue` current. False when that version was already current (nothing to do)."""
+        ...
+
+
+class LineRepository(Protocol):
+    def get(self, msisdn: Msisdn, *, for_update: bool = False) -> Line | None: ...
+
+    def add(self, line: Line, *, now: datetime) -> None: ...
+
+    def set_valid_until(self, msisdn: Msisdn, valid_until: date | None, *, now: datetime) -> None: ...
+
+    def set_operator(self, msisdn: Msisdn, operator: str, *, now: datetime) -> None: ...
+
+    def iccid_taken(self, iccid: str) -> bool: ...
+
+    def count(self) -> int: ...
+
+
+class PortRepository(Protocol):
+    def operator_for(self, msisdn: Msisdn) -> str | None: ...
+
+    def put(self, msisdn: Msisdn, operator: str, *, now: datetime) -> None: ...
+
+    def remove(self, msisdn: Msisdn) -> bool: ...
+
+    def list(self, *, limit: int) -> list[tuple[Msisdn, str, datetime]]: ...
+
+
+class Ledger(Protocol):
+    def open_account(
+        self,
+        *,
+        kind: AccountKind,
+        unit: Unit,
+        msisdn: Msisdn | None,
+        now: datetime,
+        expires_at: datetime | None = None,
+        bundle_code: str | None = None,
+        transaction_id: str | None = None,
+    ) -> int: ...
+
+    def system_account(self, code: str, unit: Unit) -> int:
+        """The id of the system account `code` (created on first use)."""
+        ...
+
+    def states(self, account_ids: Sequence[int]) -> dict[int, AccountState]: ...
+
+    def post(
+        self, transaction_id: str, msisdn: Msisdn | None, transfers: Sequence[Transfer], *, now: datetime
+    ) -> dict[int, int]:
+        """Record the transfers and move the tracked balances; returns their new balances.
+
+        The adapter applies each change as an atomic guarded increment, so a balance can never go below zero
+        even if a caller forgot to check; the database CHECK constraint stands behind that too.
+        """
+        ...
+
+    def buckets(self, msisdn: Msisdn, *, now: datetime) -> list[BucketView]:
+        """Live buckets (not expired, not empty), earliest expiry first."""
+        ...
+
+    def audit(self) -> LedgerAudit: ...
+
+
+class TransactionRepository(Protocol):
+    def add(self, record: TransactionRecord) -> None: ...
+
+    def get(self, transaction_id: str) -> TransactionRecord | None: ...
+
+    def page(
+        self,
+        msisdn: Msisdn,
+        *,
+        kinds: Sequence[str],
+        created_from: datetime | None,
+        created_to: datetime | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[TransactionRecord]:
+        """Newest first; `after` is the (created_at, id) of the last item of the previous page."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    def add(self, record: ApiKeyRecord, key_hash: str) -> None: ...
+
+    def by_hash(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    def list(self) -> list[ApiKeyRecord]: ...
+
+    def revoke(self, key_id: str, *, now: datetime) -> bool: ...
+
+
+class IdempotencyStore(Protocol):
+    def claim(self, request: IdempotentRequest, *, now: datetime) -> StoredResponse | None:
+        """Claim the key inside the current transaction. None: it is ours, go on. A stored response: the
+        request was done before, replay it. Raises IdempotencyKeyReused for the same key with another request.
+        A concurrent claim of the same key waits until the first transaction ends."""
+        ...
+
+    def complete(self, request: IdempotentRequest, response: StoredResponse) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction. Nothing is kept unless `commit()` is called.
+
+    A use case called inside another's `with uow:` joins that transaction: only the outermost commits.
+    """
+
+    catalogue: CatalogueStore
+    lines: LineRepository
+    ports: PortRepository
+    ledger: Ledger
+    transactions: TransactionRepository
+    api_keys: ApiKeyRepository
+    idempotency: IdempotencyStore
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *args: object) -> None: ...
+
+    def commit(self) -> None: ...
