@@ -137,7 +137,12 @@ def catalogue_show(operator: str, as_json: JsonOption = False) -> None:
     with _application() as application:
         current = catalogue.current_catalogue(application.uow())
         body = serialise.operator(current.operator(operator), with_catalogue=True)
-    _emit(as_json, body, lambda: (_pairs(body["name"], body), _bundle_table(body["bundles"])))
+
+    def human() -> None:
+        _pairs(body["name"], body)
+        _bundle_table(body["bundles"])
+
+    _emit(as_json, body, human)
 
 
 @keys_app.command("create")
@@ -338,11 +343,12 @@ def history_command(
             cursor=cursor,
             limit=limit,
         )
-    body = {"items": [serialise.transaction(r) for r in page.items], "next_cursor": page.next_cursor}
+    items = [serialise.transaction(r) for r in page.items]
+    body = {"items": items, "next_cursor": page.next_cursor}
     columns = ("created_at", "kind", "amount", "balance_after", "valid_until", "id")
 
     def human() -> None:
-        _rows_table(f"History of {number}", [{c: item.get(c) for c in columns} for item in body["items"]])
+        _rows_table(f"History of {number}", [{c: item.get(c) for c in columns} for item in items])
         if page.next_cursor:
             console.print(f"More: --cursor {page.next_cursor}")
 
@@ -412,26 +418,26 @@ def ledger_check(as_json: JsonOption = False) -> None:
     """Check conservation (debits = credits per unit) and that every balance equals its transfers."""
     with _application() as application:
         audit = ledger.audit_ledger(application.uow())
+    units = [
+        {"unit": t.unit.value, "debits": t.debits, "credits": t.credits, "transfers": t.transfers}
+        for t in audit.totals
+    ]
+    mismatches = [{"account_id": a, "stored": s, "from_transfers": d} for a, s, d in audit.balance_mismatches]
     body = {
         "ok": audit.ok,
         "accounts": audit.accounts,
-        "units": [
-            {"unit": t.unit.value, "debits": t.debits, "credits": t.credits, "transfers": t.transfers}
-            for t in audit.totals
-        ],
-        "balance_mismatches": [
-            {"account_id": a, "stored": s, "from_transfers": d} for a, s, d in audit.balance_mismatches
-        ],
+        "units": units,
+        "balance_mismatches": mismatches,
         "unit_mismatches": audit.unit_mismatches,
         "negative_balances": audit.negative_balances,
     }
 
     def human() -> None:
-        _rows_table("Ledger per unit", body["units"])
+        _rows_table("Ledger per unit", units)
         verdict = "[green]balanced[/green]" if audit.ok else "[red]NOT balanced[/red]"
         console.print(f"{audit.accounts} accounts; ledger {verdict}.")
-        if body["balance_mismatches"]:
-            _rows_table("Balances that differ from their transfers", body["balance_mismatches"])
+        if mismatches:
+            _rows_table("Balances that differ from their transfers", mismatches)
 
     _emit(as_json, body, human)
     if not audit.ok:

@@ -64,6 +64,7 @@ def buy_bundle(
                 expires_at=plan.expires_at,
                 bundle_code=bundle.code,
                 transaction_id=transaction_id,
+                initial=amount,
             )
             transfers.append(Transfer(issued, bucket, amount, unit))
         touched = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}

@@ -132,6 +132,7 @@ class Ledger(Protocol):
         expires_at: datetime | None = None,
         bundle_code: str | None = None,
         transaction_id: str | None = None,
+        initial: int = 0,
     ) -> int: ...
 
     def system_account(self, code: str, unit: Unit) -> int:
@@ -202,13 +203,27 @@ class UnitOfWork(Protocol):
     A use case called inside another's `with uow:` joins that transaction: only the outermost commits.
     """
 
-    catalogue: CatalogueStore
-    lines: LineRepository
-    ports: PortRepository
-    ledger: Ledger
-    transactions: TransactionRepository
-    api_keys: ApiKeyRepository
-    idempotency: IdempotencyStore
+    @property
+    def catalogue(self) -> CatalogueStore: ...
+
+    @property
+    def lines(self) -> LineRepository: ...
+
+    @property
+    def ports(self) -> PortRepository: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def transactions(self) -> TransactionRepository: ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
+
 
     def __enter__(self) -> Self: ...
 

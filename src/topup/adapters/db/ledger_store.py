@@ -186,7 +186,7 @@ class SqlLedger:
 
     def audit(self) -> LedgerAudit:
         connection = self._handle.connection
-        debits = dict(
+        debits: dict[str, int] = dict(
             connection.execute(
                 text(
                     "SELECT a.unit, SUM(t.amount) FROM transfers t "

@@ -21,7 +21,7 @@ router = APIRouter(tags=["lines"])
 
 @router.post("/lines", status_code=201, summary="Provision a line (admin)")
 def provision(
-    request: Request, body: NewLine, application: AppDep, caller: AdminDep, idempotency_key: IdempotencyKey
+    request: Request, body: NewLine, application: AppDep, caller: AdminDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
     def operation(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
         line = lines.provision_line(
@@ -54,7 +54,7 @@ def buy_bundle(
     body: NewBundlePurchase,
     application: AppDep,
     caller: CallerDep,
-    idempotency_key: IdempotencyKey,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     def operation(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
         record = bundles.buy_bundle(

@@ -24,7 +24,7 @@ def look_up(application: AppDep, _caller: CallerDep, number: Annotated[str, Quer
 
 @router.post("/ports", status_code=201, summary="Record that a number was ported to another operator (admin)")
 def add_port(
-    request: Request, body: NewPort, application: AppDep, caller: AdminDep, idempotency_key: IdempotencyKey
+    request: Request, body: NewPort, application: AppDep, caller: AdminDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
     def operation(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
         info = numbers.add_port(uow, application.clock, number=body.msisdn, operator=body.operator)

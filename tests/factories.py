@@ -1,0 +1,61 @@
+"""Small builders shared by tests."""
+
+from __future__ import annotations
+
+import itertools
+
+from topup.bootstrap import Application
+from topup.domain.lines import Line, LineStatus, LineType
+from topup.services import lines, topups
+
+_suffixes = itertools.count(1000000)
+
+
+def new_number(prefix: str = "50") -> str:
+    return f"+994{prefix}{next(_suffixes):07d}"
+
+
+def make_line(
+    application: Application,
+    *,
+    number: str | None = None,
+    prefix: str = "50",
+    balance_qepik: int = 0,
+    line_type: LineType = LineType.PREPAID,
+    status: LineStatus = LineStatus.ACTIVE,
+    language: str = "az",
+) -> Line:
+    line = lines.provision_line(
+        application.uow(),
+        application.clock,
+        number=number or new_number(prefix),
+        line_type=line_type,
+        status=status,
+        language=language,
+    )
+    if balance_qepik:
+        topups.top_up(
+            application.uow(),
+            application.clock,
+            application.codes,
+            number=line.msisdn.e164,
+            amount_qepik=balance_qepik,
+            channel="demo",
+        )
+    return line
+
+
+def snapshot(application: Application) -> dict[str, object]:
+    """Everything a failed request must leave as it was."""
+    from sqlalchemy import text
+
+    with application.engine.connect() as connection:
+        return {
+            "transfers": connection.execute(text("SELECT COUNT(*) FROM transfers")).scalar_one(),
+            "transactions": connection.execute(text("SELECT COUNT(*) FROM ledger_transactions")).scalar_one(),
+            "accounts": connection.execute(text("SELECT id, balance FROM accounts ORDER BY id")).all(),
+            "lines": connection.execute(
+                text("SELECT msisdn, operator, status, valid_until FROM lines ORDER BY msisdn")
+            ).all(),
+            "ports": connection.execute(text("SELECT msisdn, operator FROM number_ports ORDER BY msisdn")).all(),
+        }
