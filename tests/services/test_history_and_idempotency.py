@@ -113,5 +113,5 @@ def test_the_ledger_audit_finds_a_balance_edited_behind_its_back(application: Ap
 
 def test_the_database_refuses_a_negative_wallet_even_if_code_forgets(application: Application) -> None:
     line = make_line(application, balance_qepik=500)
-    with pytest.raises(Exception, match="(?i)check"), application.engine.begin() as connection:
+    with pytest.raises(Exception, match=r"(?i)check"), application.engine.begin() as connection:
         connection.execute(text("UPDATE accounts SET balance = -1 WHERE id = :id"), {"id": line.main_account_id})

@@ -9,7 +9,7 @@ from topup.adapters.clock import FixedClock
 from topup.bootstrap import Application
 from topup.domain.errors import DomainError
 from topup.domain.lines import LineStatus, LineType
-from topup.services import lines, ledger, topups
+from topup.services import ledger, lines, topups
 
 
 def top_up(application: Application, number: str, amount_qepik: int, channel: str = "api"):  # type: ignore[no-untyped-def]

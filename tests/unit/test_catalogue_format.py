@@ -83,9 +83,7 @@ def test_active_operators_have_no_closing_date(sample: Catalogue) -> None:
         (100_000, 120),
     ],
 )
-def test_azercell_tiers_are_the_published_ones(
-    sample: Catalogue, amount_qepik: int, validity_days: int
-) -> None:
+def test_azercell_tiers_are_the_published_ones(sample: Catalogue, amount_qepik: int, validity_days: int) -> None:
     assert sample.operator("azercell").topup.validity_days_for(amount_qepik) == validity_days
 
 
@@ -203,9 +201,7 @@ stacking = "stack"
 roaming = false
 """
 
-_BUNDLE_NAME_LINE = (
-    'name = {az = "Həftəlik 1 GB", en = "Weekly 1 GB", ru = "Недельный 1 ГБ", zh = "每周 1 GB 流量包"}'
-)
+_BUNDLE_NAME_LINE = 'name = {az = "Həftəlik 1 GB", en = "Weekly 1 GB", ru = "Недельный 1 ГБ", zh = "每周 1 GB 流量包"}'
 assert _BUNDLE_NAME_LINE in _MINIMAL
 
 _SECOND_BUNDLE = """
@@ -271,15 +267,11 @@ def test_refuses_text_that_is_not_toml() -> None:
 
 
 def test_refuses_a_catalogue_without_version() -> None:
-    assert_refused(
-        catalogue_text('version = "test.1"'), "The catalogue is missing or mistypes a field: 'version'"
-    )
+    assert_refused(catalogue_text('version = "test.1"'), "The catalogue is missing or mistypes a field: 'version'")
 
 
 def test_refuses_an_empty_version() -> None:
-    assert_refused(
-        catalogue_text('version = "test.1"', 'version = ""'), "version must be a non-empty string."
-    )
+    assert_refused(catalogue_text('version = "test.1"', 'version = ""'), "version must be a non-empty string.")
 
 
 def test_refuses_a_catalogue_without_operators_table() -> None:
@@ -328,9 +320,7 @@ def test_refuses_negative_validity_days() -> None:
 
 
 def test_refuses_negative_grace_days() -> None:
-    assert_refused(
-        catalogue_text("grace_days = 30", "grace_days = -1"), "Validity and grace days must be positive."
-    )
+    assert_refused(catalogue_text("grace_days = 30", "grace_days = -1"), "Validity and grace days must be positive.")
 
 
 def test_refuses_a_bundle_without_a_chinese_name() -> None:
@@ -363,9 +353,7 @@ def test_refuses_a_bundle_code_shared_by_two_operators() -> None:
 
 @pytest.mark.parametrize("price", ['"abc"', '"-1"', '"0"', '"1.001"', '"1e3"', '" 3.00"'])
 def test_refuses_a_price_that_is_not_a_positive_decimal_string(price: str) -> None:
-    assert_refused(
-        catalogue_text('price = "3.00"', f"price = {price}"), "The catalogue has a bad value: Amount"
-    )
+    assert_refused(catalogue_text('price = "3.00"', f"price = {price}"), "The catalogue has a bad value: Amount")
 
 
 @pytest.mark.parametrize("price", ["3", "3.0", '""'])
@@ -388,9 +376,7 @@ def test_refuses_an_unknown_stacking() -> None:
 
 
 def test_refuses_an_unknown_status() -> None:
-    assert_refused(
-        catalogue_text('status = "active"', 'status = "weird"'), "status must be one of active, closed."
-    )
+    assert_refused(catalogue_text('status = "active"', 'status = "weird"'), "status must be one of active, closed.")
 
 
 @pytest.mark.parametrize("closed_on", ['"2025-12-01"', "20251201", "true"])
@@ -421,9 +407,7 @@ def test_refuses_a_negative_allowance() -> None:
 
 
 def test_refuses_validity_days_that_are_not_whole_numbers() -> None:
-    assert_refused(
-        catalogue_text("validity_days = 7", 'validity_days = "7"'), "validity_days must be a whole number."
-    )
+    assert_refused(catalogue_text("validity_days = 7", 'validity_days = "7"'), "validity_days must be a whole number.")
 
 
 def test_refuses_a_denomination_outside_the_range() -> None:

@@ -29,9 +29,7 @@ DATA_ISSUED = 5  # system account, data
 OTHER_MAIN = 6  # another line's main balance, money
 
 
-def accounts(
-    *, main_balance: int = 0, other_main_balance: int = 0, bucket_balance: int = 0
-) -> dict[int, AccountState]:
+def accounts(*, main_balance: int = 0, other_main_balance: int = 0, bucket_balance: int = 0) -> dict[int, AccountState]:
     return {
         FUNDING: AccountState(FUNDING, Unit.QEPIK, balance=0, tracks_balance=False),
         MAIN: AccountState(MAIN, Unit.QEPIK, balance=main_balance, tracks_balance=True),
@@ -128,9 +126,9 @@ def test_check_posting_covers_data_buckets_too() -> None:
     with pytest.raises(InsufficientBalance) as excinfo:
         check_posting(transfers, accounts(bucket_balance=1_000))
     assert excinfo.value.code == "insufficient_balance"
-    assert check_posting(
-        [Transfer(DATA_BUCKET, DATA_ISSUED, 1_000, Unit.DATA_KB)], accounts(bucket_balance=1_000)
-    ) == {DATA_BUCKET: 0}
+    assert check_posting([Transfer(DATA_BUCKET, DATA_ISSUED, 1_000, Unit.DATA_KB)], accounts(bucket_balance=1_000)) == {
+        DATA_BUCKET: 0
+    }
 
 
 def test_check_posting_refuses_an_empty_posting() -> None:
@@ -255,9 +253,7 @@ def test_balance_changes_conserve_value(transfers: list[Transfer]) -> None:
 
 @given(
     st.lists(transfers_between_a_few_accounts(), min_size=1, max_size=30),
-    st.lists(
-        st.integers(min_value=0, max_value=10**10), min_size=len(ACCOUNT_IDS), max_size=len(ACCOUNT_IDS)
-    ),
+    st.lists(st.integers(min_value=0, max_value=10**10), min_size=len(ACCOUNT_IDS), max_size=len(ACCOUNT_IDS)),
     st.lists(st.booleans(), min_size=len(ACCOUNT_IDS), max_size=len(ACCOUNT_IDS)),
 )
 def test_check_posting_never_leaves_a_tracked_balance_negative(
@@ -276,17 +272,13 @@ def test_check_posting_never_leaves_a_tracked_balance_negative(
             check_posting(transfers, states)
         return
     new_balances = check_posting(transfers, states)
-    assert new_balances == {
-        a: states[a].balance + change for a, change in changes.items() if states[a].tracks_balance
-    }
+    assert new_balances == {a: states[a].balance + change for a, change in changes.items() if states[a].tracks_balance}
 
 
 @st.composite
 def buckets_of_mixed_units_and_expiries(draw: st.DrawFn) -> list[Bucket]:
     count = draw(st.integers(min_value=0, max_value=8))
-    account_ids = draw(
-        st.lists(st.integers(min_value=1, max_value=1_000), min_size=count, max_size=count, unique=True)
-    )
+    account_ids = draw(st.lists(st.integers(min_value=1, max_value=1_000), min_size=count, max_size=count, unique=True))
     return [
         Bucket(
             account_id,
@@ -299,9 +291,7 @@ def buckets_of_mixed_units_and_expiries(draw: st.DrawFn) -> list[Bucket]:
 
 
 @given(buckets_of_mixed_units_and_expiries(), st.integers(min_value=0, max_value=50_000))
-def test_draw_conserves_the_amount_and_takes_only_from_live_buckets(
-    buckets: list[Bucket], amount: int
-) -> None:
+def test_draw_conserves_the_amount_and_takes_only_from_live_buckets(buckets: list[Bucket], amount: int) -> None:
     draws, remainder = draw_from_buckets(buckets, Unit.DATA_KB, amount, now=NOW)
     assert sum(take for _, take in draws) + remainder == amount
     assert remainder >= 0

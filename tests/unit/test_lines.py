@@ -189,9 +189,7 @@ def test_top_up_amount_sets_the_usage_period(amount: int, days: int) -> None:
 
 def test_top_up_below_every_tier_leaves_the_usage_period_alone() -> None:
     rules = topup_rules(amount_min_qepik=50)
-    plan = line(valid_until=date(2026, 11, 30)).plan_top_up(
-        operator(rules=rules), 50, today=TODAY, vat_bp=VAT_BP
-    )
+    plan = line(valid_until=date(2026, 11, 30)).plan_top_up(operator(rules=rules), 50, today=TODAY, vat_bp=VAT_BP)
     assert plan.validity_days == 0
     assert plan.valid_until == date(2026, 11, 30)
 
@@ -292,9 +290,7 @@ def test_bundle_allowances_are_non_zero_units_in_data_voice_sms_order() -> None:
 
 def test_bundle_allowances_skip_zero_units() -> None:
     voice_and_sms = bundle(data_kb=0, voice_seconds=6_000, sms_count=100)
-    plan = line().plan_bundle_purchase(
-        voice_and_sms, now=NOW, today=TODAY, vat_bp=VAT_BP, same_bundle_active=False
-    )
+    plan = line().plan_bundle_purchase(voice_and_sms, now=NOW, today=TODAY, vat_bp=VAT_BP, same_bundle_active=False)
     assert plan.allowances == ((Unit.VOICE_SECONDS, 6_000), (Unit.SMS, 100))
 
 
@@ -308,9 +304,7 @@ def test_exclusive_bundle_cannot_be_bought_while_active() -> None:
 
 def test_exclusive_bundle_can_be_bought_when_not_active() -> None:
     exclusive = bundle(stacking=Stacking.EXCLUSIVE)
-    plan = line().plan_bundle_purchase(
-        exclusive, now=NOW, today=TODAY, vat_bp=VAT_BP, same_bundle_active=False
-    )
+    plan = line().plan_bundle_purchase(exclusive, now=NOW, today=TODAY, vat_bp=VAT_BP, same_bundle_active=False)
     assert plan.expires_at == NOW + timedelta(days=30)
 
 
@@ -336,9 +330,7 @@ def test_bundle_after_the_usage_period_is_refused() -> None:
     assert excinfo.value.details == {"valid_until": "2026-11-22"}
 
 
-@pytest.mark.parametrize(
-    ("status", "code"), [(LineStatus.BARRED, "line_barred"), (LineStatus.CLOSED, "line_closed")]
-)
+@pytest.mark.parametrize(("status", "code"), [(LineStatus.BARRED, "line_barred"), (LineStatus.CLOSED, "line_closed")])
 def test_bundle_on_a_barred_or_closed_line_is_refused(status: LineStatus, code: str) -> None:
     with pytest.raises((LineBarred, LineClosed)) as excinfo:
         line(status=status).plan_bundle_purchase(

@@ -419,8 +419,7 @@ def ledger_check(as_json: JsonOption = False) -> None:
     with _application() as application:
         audit = ledger.audit_ledger(application.uow())
     units = [
-        {"unit": t.unit.value, "debits": t.debits, "credits": t.credits, "transfers": t.transfers}
-        for t in audit.totals
+        {"unit": t.unit.value, "debits": t.debits, "credits": t.credits, "transfers": t.transfers} for t in audit.totals
     ]
     mismatches = [{"account_id": a, "stored": s, "from_transfers": d} for a, s, d in audit.balance_mismatches]
     body = {
