@@ -50,7 +50,7 @@ def _top_up_loop(application: Any, line_count: int, seconds: float, seed: int) -
                 amount_qepik=AMOUNT_QEPIK,
                 channel="api",
             )
-        except Exception as error:  # noqa: BLE001 - a benchmark counts failures instead of stopping
+        except Exception as error:  # a benchmark counts failures instead of stopping
             errors[type(error).__name__] += 1
             continue
         latencies.append(time.perf_counter() - started)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from topup.domain.catalogue import Bundle, Operator
 from topup.domain.errors import InvalidCursor, InvalidInput, TransactionNotFound
@@ -30,9 +30,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         created_at = datetime.fromisoformat(moment)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidCursor("This cursor is not one we gave out.") from None
-    if created_at.tzinfo is None or not transaction_id.isalnum():
+    if created_at.tzinfo is None or not transaction_id.isalnum() or not _representable(created_at):
         raise InvalidCursor("This cursor is not one we gave out.")
     return created_at, transaction_id
+
+
+def _representable(moment: datetime) -> bool:
+    """Dates at the calendar's edge (year 1, year 9999) cannot be moved to UTC for the query."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 def transactions(
@@ -54,6 +63,8 @@ def transactions(
     for moment in (created_from, created_to):
         if moment is not None and moment.tzinfo is None:
             raise InvalidInput("Dates need a time zone, such as 2026-11-23T00:00:00+04:00.", field="from/to")
+        if moment is not None and not _representable(moment):
+            raise InvalidInput("Dates must lie between the years 2 and 9998.", field="from/to")
     after = decode_cursor(cursor) if cursor else None
     with uow:
         require_line(uow, msisdn)

@@ -62,6 +62,7 @@ def provision_line(
 def require_line(uow: UnitOfWork, msisdn: Msisdn, *, for_update: bool = False) -> Line:
     line = uow.lines.get(msisdn, for_update=for_update)
     if line is None:
+        current_operator(uow, msisdn)  # a number nobody serves says so, rather than "no such line"
         raise LineNotFound("No line is provisioned with this number.", msisdn=msisdn.e164)
     return line
 

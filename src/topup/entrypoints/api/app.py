@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 
 from topup.bootstrap import Application
+from topup.entrypoints.api.body_limit import BodyLimit
 from topup.entrypoints.api.deps import ApiKeyCache, AppDep
-from topup.entrypoints.api.errors import error_response, install_error_handlers
+from topup.entrypoints.api.errors import install_error_handlers
 from topup.entrypoints.api.routes import catalogue, lines, numbers, topups, transactions
 
 BODY_BYTES_MAX = 1_100_000  # the largest body is a catalogue file (1 MB); JSON bodies are far smaller
@@ -33,12 +33,7 @@ def create_app(application: Application) -> FastAPI:
     app.state.api_key_cache = ApiKeyCache(application.settings.api_key_cache_seconds)
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > BODY_BYTES_MAX):
-            return error_response(413, "payload_too_large", "The request body is too large.")
-        return await call_next(request)
+    app.add_middleware(BodyLimit, bytes_max=BODY_BYTES_MAX)
 
     for module in (numbers, catalogue, lines, topups, transactions):
         app.include_router(module.router, prefix="/v1")

@@ -1,0 +1,401 @@
+"""`make bench`: top-up throughput and latency with ratios against baselines measured in the same run.
+
+    .venv/bin/python -m bench.run            # the default run (~6-8 minutes on 2 cores)
+    .venv/bin/python -m bench.run --quick    # a smoke run (~2 minutes)
+    .venv/bin/python -m bench.run --help     # every knob; each also reads a TOPUP_BENCH_* variable
+
+Sections: PostgreSQL (pgbench baseline, HTTP API, service layer, growth from 10k to 1M lines) and SQLite
+(service layer vs raw sqlite3). Results go to stdout and to bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bench import pg
+from bench.api import PROJECT_ROOT, run_http
+from bench.provision import number_for, provision_pg
+from bench.report import RESULTS_DIR, Row, format_table, write_json
+from bench.scale import run_scale
+from bench.server import run_cli
+from bench.service_load import run_processes, run_threads
+from bench.sqlite import CATALOGUE_PATH, run_sqlite
+
+SECTIONS = ("pgbench", "http", "service", "scale", "sqlite")
+ENV_PREFIX = "TOPUP_BENCH_"
+HTTP_P99_MS_MAX = 50.0
+LOOKUP_P99_MS_MAX = 5.0
+
+
+@dataclass
+class Config:
+    quick: bool = False
+    seconds: float = 30.0  # HTTP and service-layer (processes) measurements
+    thread_seconds: float = 20.0
+    pgbench_seconds: int = 30
+    pgbench_scale: int = 8
+    clients: int = 8
+    pgbench_threads: int = 2
+    server_workers: int = 2
+    warmup_seconds: float = 3.0
+    lines: int = 10_000
+    scale_lines: int = 1_000_000
+    scale_seconds: float = 20.0
+    lookups: int = 2000
+    sqlite_lines: int = 10_000
+    sqlite_seconds: float = 20.0
+    sections: list[str] = field(default_factory=lambda: list(SECTIONS))
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5432
+    pg_user: str = "postgres"
+    pg_database: str = "topup_bench"
+
+    @classmethod
+    def quick_defaults(cls) -> Config:
+        return cls(
+            quick=True,
+            seconds=8.0,
+            thread_seconds=5.0,
+            pgbench_seconds=8,
+            warmup_seconds=2.0,
+            scale_lines=100_000,
+            scale_seconds=6.0,
+            lookups=500,
+            sqlite_lines=2000,
+            sqlite_seconds=5.0,
+        )
+
+
+def _parse_config(argv: list[str] | None) -> Config:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help=f"short smoke run (or {ENV_PREFIX}QUICK=1)")
+    numeric = {name: type(value) for name, value in asdict(Config()).items() if type(value) in (int, float)}
+    for name, kind in numeric.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, help=f"(env {ENV_PREFIX}{name.upper()})")
+    parser.add_argument("--only", help=f"comma-separated sections to run, of {','.join(SECTIONS)}")
+    parser.add_argument("--skip", help="comma-separated sections to skip")
+    for name in ("pg_host", "pg_user", "pg_database"):
+        parser.add_argument(f"--{name.replace('_', '-')}", help=f"(env {ENV_PREFIX}{name.upper()})")
+    arguments = parser.parse_args(argv)
+
+    quick = arguments.quick or os.environ.get(f"{ENV_PREFIX}QUICK", "") not in ("", "0")
+    config = Config.quick_defaults() if quick else Config()
+    for name, value in asdict(Config()).items():
+        if name in ("quick", "sections"):
+            continue
+        given = getattr(arguments, name, None)
+        if given is None and f"{ENV_PREFIX}{name.upper()}" in os.environ:
+            given = type(value)(os.environ[f"{ENV_PREFIX}{name.upper()}"])
+        if given is not None:
+            setattr(config, name, given)
+    only = arguments.only or os.environ.get(f"{ENV_PREFIX}ONLY")
+    skip = arguments.skip or os.environ.get(f"{ENV_PREFIX}SKIP")
+    sections = [s.strip() for s in only.split(",")] if only else list(SECTIONS)
+    if skip:
+        sections = [s for s in sections if s not in {x.strip() for x in skip.split(",")}]
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    config.sections = sections
+    if config.scale_lines <= config.lines:
+        parser.error("--scale-lines must be larger than --lines")
+    return config
+
+
+class Run:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.started = time.monotonic()
+        self.results: dict[str, Any] = {
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "config": asdict(config),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
+            "sections": {},
+            "errors": {},
+        }
+        self.target = pg.PgTarget(config.pg_host, config.pg_port, config.pg_user, config.pg_database)
+
+    def say(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f}s] {message}", flush=True)
+
+    def section(self, name: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+        """Run one section; a failure is reported and recorded, and the other sections still run."""
+        try:
+            result = work()
+        except Exception as error:  # one failed section must not hide the others
+            self.say(f"{name}: FAILED: {type(error).__name__}: {error}")
+            traceback.print_exc()
+            self.results["errors"][name] = f"{type(error).__name__}: {error}"
+            return None
+        self.results["sections"][name] = result
+        return result
+
+    # -- PostgreSQL ----------------------------------------------------------------------------------------
+
+    def cli_env(self) -> dict[str, str]:
+        return {**os.environ, "TOPUP_DATABASE_URL": self.target.sqlalchemy_url}
+
+    def prepare_pg(self) -> dict[str, Any]:
+        config, target = self.config, self.target
+        self.say(f"PostgreSQL: recreating database {target.database}; pgbench -i -s {config.pgbench_scale}")
+        pg.recreate_database(target)
+        pg.pgbench_init(target, config.pgbench_scale)
+        self.say("topup db upgrade; topup catalogue load; bulk-provisioning lines")
+        env = self.cli_env()
+        run_cli(["db", "upgrade"], env)
+        run_cli(["catalogue", "load", str(CATALOGUE_PATH)], env)
+        seconds = provision_pg(target.conninfo(), 0, config.lines)
+        # The app reads a bulk-provisioned line like one it provisioned itself.
+        run_cli(["balance", number_for(config.lines - 1), "--json"], env)
+        facts = pg.server_facts(target)
+        self.say(f"  {config.lines:,} lines in {seconds:.1f} s; PostgreSQL {facts['server_version']}")
+        return {"server": facts, "lines": config.lines, "provisioning_seconds": seconds}
+
+    def pgbench(self, label: str) -> dict[str, Any]:
+        config = self.config
+        pg.checkpoint(self.target)
+        self.say(f"pgbench {label}: -c {config.clients} -j {config.pgbench_threads} -T {config.pgbench_seconds}")
+        result = pg.pgbench_run(
+            self.target, clients=config.clients, threads=config.pgbench_threads, seconds=config.pgbench_seconds
+        )
+        self.say(f"  {result['tps']:,.0f} tps, latency avg {result['latency_avg_ms']} ms")
+        return result
+
+    def http(self) -> dict[str, Any]:
+        config = self.config
+        pg.checkpoint(self.target)
+        self.say(
+            f"HTTP: topup serve --workers {config.server_workers}; {config.clients} keep-alive clients, "
+            f"{config.seconds:g} s after {config.warmup_seconds:g} s warm-up"
+        )
+        result = run_http(
+            self.cli_env(),
+            line_count=config.lines,
+            clients=config.clients,
+            seconds=config.seconds,
+            warmup_seconds=config.warmup_seconds,
+            server_workers=config.server_workers,
+            log_path=RESULTS_DIR / "server.log",
+        )
+        latency = result["latency"]
+        self.say(
+            f"  {result['top_ups_per_second']:,.0f} top-ups/s, p50 {latency['p50_ms'] or 0:.1f} ms, "
+            f"p99 {latency['p99_ms'] or 0:.1f} ms, statuses {result['statuses']}, "
+            f"server peak RSS {result['server_memory']['peak_rss_total_kb'] / 1024:.0f} MB (sum)"
+        )
+        if result["error_samples"] or result["client_failures"]:
+            self.say(f"  errors: {result['error_samples'][:2]} {result['client_failures'][:2]}")
+        return result
+
+    def service(self) -> dict[str, Any]:
+        config, url = self.config, self.target.sqlalchemy_url
+        pg.checkpoint(self.target)
+        self.say(f"service layer: {config.clients} processes, {config.seconds:g} s")
+        processes = run_processes(url, line_count=config.lines, workers=config.clients, seconds=config.seconds)
+        self._report_service(processes)
+        pg.checkpoint(self.target)
+        self.say(f"service layer: {config.clients} threads, {config.thread_seconds:g} s")
+        threads = run_threads(url, line_count=config.lines, workers=config.clients, seconds=config.thread_seconds)
+        self._report_service(threads)
+        best = max((processes, threads), key=lambda r: r["top_ups_per_second"])
+        return {"processes": processes, "threads": threads, "best": best["mode"]}
+
+    def _report_service(self, result: dict[str, Any]) -> None:
+        latency = result["latency"]
+        self.say(
+            f"  {result['top_ups_per_second']:,.0f} top-ups/s ({result['mode']}), p50 {latency['p50_ms'] or 0:.1f} ms,"
+            f" p99 {latency['p99_ms'] or 0:.1f} ms, errors {result['errors'] or 'none'}"
+        )
+
+    def scale(self, mode: str) -> dict[str, Any]:
+        config = self.config
+        self.say(f"growth: {config.lines:,} -> {config.scale_lines:,} lines ({mode}, {config.scale_seconds:g} s each)")
+        result = run_scale(
+            self.target,
+            small_lines=config.lines,
+            large_lines=config.scale_lines,
+            workers=config.clients,
+            seconds=config.scale_seconds,
+            lookups=config.lookups,
+            mode=mode,
+            say=self.say,
+        )
+        for size in ("small", "large"):
+            part = result[size]
+            self.say(
+                f"  {part['line_count']:,} lines: {part['top_ups']['top_ups_per_second']:,.0f} top-ups/s, "
+                f"balance lookup p50 {part['balance_lookups']['latency']['p50_ms']:.2f} ms "
+                f"p99 {part['balance_lookups']['latency']['p99_ms']:.2f} ms"
+            )
+        return result
+
+    # -- SQLite --------------------------------------------------------------------------------------------
+
+    def sqlite(self) -> dict[str, Any]:
+        config = self.config
+        self.say(f"SQLite: raw sqlite3 then service layer, 1 writer, {config.sqlite_seconds:g} s each")
+        result = run_sqlite(RESULTS_DIR / "sqlite", line_count=config.sqlite_lines, seconds=config.sqlite_seconds)
+        self.say(
+            f"  raw {result['raw']['transactions_per_second']:,.0f} tx/s, "
+            f"service {result['service']['top_ups_per_second']:,.0f} top-ups/s, ratio {result['ratio']:.2f}"
+        )
+        return result
+
+    # -- the whole run -------------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        config = self.config
+        self.say(f"bench: {'quick' if config.quick else 'default'} run; sections {', '.join(config.sections)}")
+        wants_pg = any(s in config.sections for s in ("pgbench", "http", "service", "scale"))
+        reason = pg.unreachable_reason(self.target) if wants_pg else None
+        if reason is not None:
+            self.say(f"PostgreSQL at {config.pg_host}:{config.pg_port} is not reachable ({reason}): skipping its parts")
+            self.results["errors"]["postgresql"] = f"unreachable: {reason}"
+        elif wants_pg and self.section("setup", self.prepare_pg) is not None:
+            self._run_pg()
+        if "sqlite" in config.sections:
+            self.section("sqlite", self.sqlite)
+        rows = summary_rows(self.results)
+        self.results["summary"] = [row.as_dict() for row in rows]
+        self.results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        self.results["elapsed_seconds"] = round(time.monotonic() - self.started, 1)
+        path = write_json(self.results)
+        print()
+        print(f"Summary ({'quick' if config.quick else 'default'} run, {os.cpu_count()} CPUs; {path}):")
+        print(format_table(rows))
+        if self.results["errors"]:
+            print(f"\nErrors: {self.results['errors']}")
+        return 1 if self.results["errors"] else 0
+
+    def _run_pg(self) -> None:
+        config = self.config
+        first = None
+        if "pgbench" in config.sections:
+            first = self.section("pgbench_first", lambda: self.pgbench("run 1"))
+        if "http" in config.sections:
+            self.section("http", self.http)
+        service = self.section("service", self.service) if "service" in config.sections else None
+        if "pgbench" in config.sections and first is not None:
+            self.section("pgbench_second", lambda: self.pgbench("run 2"))
+        if "scale" in config.sections:
+            mode = service["best"] if service else "processes"
+            self.section("scale", lambda: self.scale(mode))
+
+
+def _pgbench_tps(sections: dict[str, Any]) -> float | None:
+    runs = [sections[name]["tps"] for name in ("pgbench_first", "pgbench_second") if name in sections]
+    return sum(runs) / len(runs) if runs else None
+
+
+def summary_rows(results: dict[str, Any]) -> list[Row]:
+    sections = results["sections"]
+    config = results["config"]
+    clients = config["clients"]
+    pgbench_tps = _pgbench_tps(sections)
+    rows: list[Row] = []
+    if pgbench_tps is not None:
+        runs = [f"{sections[n]['tps']:,.0f}" for n in ("pgbench_first", "pgbench_second") if n in sections]
+        rows.append(Row(f"pgbench TPC-B-like, {clients} clients (mean of {' & '.join(runs)})", pgbench_tps, "tps"))
+    if "http" in sections:
+        http = sections["http"]
+        rows += [
+            Row(
+                f"HTTP top-ups/s, {clients} clients, PG, {http['server_workers']} workers",
+                http["top_ups_per_second"],
+                "/s",
+                pgbench_tps,
+                "pgbench",
+                0.4,
+            ),
+            Row("HTTP top-up latency p50", http["latency"]["p50_ms"], "ms"),
+            Row(
+                "HTTP top-up latency p99",
+                http["latency"]["p99_ms"],
+                "ms",
+                target=HTTP_P99_MS_MAX,
+                target_on="measured",
+                higher_is_better=False,
+            ),
+            Row(
+                f"server peak RSS, sum of {len(http['server_memory']['processes'])} processes",
+                http["server_memory"]["peak_rss_total_kb"] / 1024,
+                "MB",
+            ),
+            Row("server peak RSS, largest process", http["server_memory"]["peak_rss_max_kb"] / 1024, "MB"),
+        ]
+    if "service" in sections:
+        service = sections["service"]
+        for mode in ("processes", "threads"):
+            part = service[mode]
+            best = mode == service["best"]
+            rows.append(
+                Row(
+                    f"service top-ups/s, PG, {part['workers']} {mode}{' (best)' if best else ''}",
+                    part["top_ups_per_second"],
+                    "/s",
+                    pgbench_tps,
+                    "pgbench",
+                    0.7 if best else None,
+                )
+            )
+    if "scale" in sections:
+        scale = sections["scale"]
+        small, large = scale["small"], scale["large"]
+        rows.append(
+            Row(
+                f"service top-ups/s at {large['line_count']:,} lines ({scale['mode']})",
+                large["top_ups"]["top_ups_per_second"],
+                "/s",
+                small["top_ups"]["top_ups_per_second"],
+                f"at {small['line_count']:,}",
+                0.8,
+            )
+        )
+        for part in (small, large):
+            rows.append(
+                Row(
+                    f"balance lookup p99 at {part['line_count']:,} lines",
+                    part["balance_lookups"]["latency"]["p99_ms"],
+                    "ms",
+                    target=LOOKUP_P99_MS_MAX,
+                    target_on="measured",
+                    higher_is_better=False,
+                )
+            )
+    if "sqlite" in sections:
+        sqlite = sections["sqlite"]
+        rows.append(
+            Row(
+                "SQLite service top-ups/s, 1 writer",
+                sqlite["service"]["top_ups_per_second"],
+                "/s",
+                sqlite["raw"]["transactions_per_second"],
+                "raw sqlite3",
+            )
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = _parse_config(argv)
+    os.chdir(PROJECT_ROOT)
+    return Run(config).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
