@@ -40,10 +40,17 @@ class SystemAccountCache:
 
 
 class SqlLedger:
-    def __init__(self, handle: ConnectionHandle, cache: SystemAccountCache, clock: Clock) -> None:
+    def __init__(
+        self,
+        handle: ConnectionHandle,
+        cache: SystemAccountCache,
+        clock: Clock,
+        known_states: dict[int, AccountState],
+    ) -> None:
         self._handle = handle
         self._cache = cache
         self._clock = clock
+        self._known_states = known_states  # accounts already read in this unit of work (see the line repository)
         self.pending_system_accounts: dict[str, tuple[int, Unit]] = {}
 
     def open_account(
@@ -104,10 +111,13 @@ class SqlLedger:
         to_read = []
         for account_id in account_ids:
             unit = self._cache.unit_of(account_id)
-            if unit is None:
-                to_read.append(account_id)
-            else:
+            known = self._known_states.get(account_id)
+            if unit is not None:
                 found[account_id] = AccountState(account_id, unit, 0, tracks_balance=False)
+            elif known is not None:
+                found[account_id] = known
+            else:
+                to_read.append(account_id)
         if to_read:
             rows = self._handle.connection.execute(
                 select(accounts.c.id, accounts.c.unit, accounts.c.balance, accounts.c.tracks_balance).where(
@@ -161,6 +171,9 @@ class SqlLedger:
             if balance is None:
                 raise InsufficientBalance("The balance is too low for this.", account_id=account_id)
             new_balances[account_id] = int(balance)
+            known = self._known_states.get(account_id)
+            if known is not None:
+                self._known_states[account_id] = AccountState(account_id, known.unit, int(balance), True)
         return new_balances
 
     def buckets(self, msisdn: Msisdn, *, now: datetime) -> list[BucketView]:

@@ -7,7 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import delete, func, insert, select, update
 
 from topup.adapters.db.handle import ConnectionHandle, dialect_insert
-from topup.adapters.db.tables import lines, number_ports
+from topup.adapters.db.tables import accounts, lines, number_ports
+from topup.domain.ledger import AccountState, Unit
 from topup.domain.lines import Line, LineStatus, LineType
 from topup.domain.numbers import Msisdn
 
@@ -24,16 +25,26 @@ _LINE_COLUMNS = (
 
 
 class SqlLineRepository:
-    def __init__(self, handle: ConnectionHandle) -> None:
+    def __init__(self, handle: ConnectionHandle, known_states: dict[int, AccountState]) -> None:
         self._handle = handle
+        # Shared with the ledger of the same unit of work: the main account read with the line (one round
+        # trip instead of two on every top-up) is not read again.
+        self._known_states = known_states
 
     def get(self, msisdn: Msisdn, *, for_update: bool = False) -> Line | None:
-        query = select(*_LINE_COLUMNS).where(lines.c.msisdn == msisdn.e164)
+        query = (
+            select(*_LINE_COLUMNS, accounts.c.balance)
+            .join(accounts, accounts.c.id == lines.c.main_account_id)
+            .where(lines.c.msisdn == msisdn.e164)
+        )
         if for_update:
             query = query.with_for_update()
         row = self._handle.connection.execute(query).first()
         if row is None:
             return None
+        self._known_states[row.main_account_id] = AccountState(
+            row.main_account_id, Unit.QEPIK, row.balance, tracks_balance=True
+        )
         return Line(
             msisdn=Msisdn(row.msisdn),
             operator=row.operator,

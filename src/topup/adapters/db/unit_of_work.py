@@ -13,6 +13,7 @@ from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.ledger_store import SqlLedger, SystemAccountCache
 from topup.adapters.db.line_repository import SqlLineRepository, SqlPortRepository
 from topup.adapters.db.transaction_repository import SqlTransactionRepository
+from topup.domain.ledger import AccountState
 from topup.services.ports import Clock
 
 
@@ -32,10 +33,11 @@ class SqlUnitOfWork:
         self._depth = 0
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
+        self._known_states: dict[int, AccountState] = {}
         self.catalogue = SqlCatalogueStore(self._handle, caches.catalogue)
-        self.lines = SqlLineRepository(self._handle)
+        self.lines = SqlLineRepository(self._handle, self._known_states)
         self.ports = SqlPortRepository(self._handle)
-        self.ledger = SqlLedger(self._handle, caches.system_accounts, clock)
+        self.ledger = SqlLedger(self._handle, caches.system_accounts, clock, self._known_states)
         self.transactions = SqlTransactionRepository(self._handle)
         self.api_keys = SqlApiKeyRepository(self._handle)
         self.idempotency = SqlIdempotencyStore(self._handle)
@@ -46,6 +48,7 @@ class SqlUnitOfWork:
             self._transaction = self._connection.begin()
             self._handle.bind(self._connection)
             self.ledger.pending_system_accounts = {}
+            self._known_states.clear()
         self._depth += 1
         return self
 
