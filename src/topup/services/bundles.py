@@ -68,8 +68,7 @@ def buy_bundle(
             )
             transfers.append(Transfer(issued, bucket, amount, unit))
         touched = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}
-        check_posting(transfers, ledger.states(sorted(touched)))
-        balances = ledger.post(transaction_id, msisdn, transfers, now=now)
+        balances = check_posting(transfers, ledger.states(sorted(touched)))
         record = TransactionRecord(
             id=transaction_id,
             msisdn=msisdn.e164,
@@ -85,6 +84,6 @@ def buy_bundle(
             bundle_code=bundle.code,
             bundle_expires_at=plan.expires_at,
         )
-        uow.transactions.add(record)
+        ledger.post(record, transfers)
         uow.commit()
     return record

@@ -141,13 +141,12 @@ class Ledger(Protocol):
 
     def states(self, account_ids: Sequence[int]) -> dict[int, AccountState]: ...
 
-    def post(
-        self, transaction_id: str, msisdn: Msisdn | None, transfers: Sequence[Transfer], *, now: datetime
-    ) -> dict[int, int]:
-        """Record the transfers and move the tracked balances; returns their new balances.
+    def post(self, record: TransactionRecord, transfers: Sequence[Transfer]) -> dict[int, int]:
+        """Write a business transaction: its record, its transfers and the tracked balances they move, together.
 
-        The adapter applies each change as an atomic guarded increment, so a balance can never go below zero
-        even if a caller forgot to check; the database CHECK constraint stands behind that too.
+        Returns the new balances. The adapter applies each change as an atomic guarded increment, so a balance
+        can never go below zero even if a caller forgot to check; the database CHECK constraint stands behind
+        that too.
         """
         ...
 
@@ -159,8 +158,6 @@ class Ledger(Protocol):
 
 
 class TransactionRepository(Protocol):
-    def add(self, record: TransactionRecord) -> None: ...
-
     def get(self, transaction_id: str) -> TransactionRecord | None: ...
 
     def page(

@@ -43,11 +43,8 @@ def top_up(
         )
         funding = uow.ledger.system_account(funding_account_code(line.operator, channel), Unit.QEPIK)
         transfers = [Transfer(funding, line.main_account_id, amount_qepik, Unit.QEPIK)]
-        check_posting(transfers, uow.ledger.states([funding, line.main_account_id]))
+        balances = check_posting(transfers, uow.ledger.states([funding, line.main_account_id]))
         transaction_id = uuid.uuid4().hex
-        balances = uow.ledger.post(transaction_id, msisdn, transfers, now=now)
-        if plan.valid_until != line.valid_until:
-            uow.lines.set_valid_until(msisdn, plan.valid_until, now=now)
         record = TransactionRecord(
             id=transaction_id,
             msisdn=msisdn.e164,
@@ -61,6 +58,8 @@ def top_up(
             created_at=now,
             verification_code=codes.code_for(transaction_id),
         )
-        uow.transactions.add(record)
+        uow.ledger.post(record, transfers)
+        if plan.valid_until != line.valid_until:
+            uow.lines.set_valid_until(msisdn, plan.valid_until, now=now)
         uow.commit()
     return record

@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, insert, select, text, update
 
+from topup.adapters.db import posting_statement
 from topup.adapters.db.handle import ConnectionHandle, dialect_insert
-from topup.adapters.db.tables import accounts, transfers
+from topup.adapters.db.tables import accounts, ledger_transactions, transfers
+from topup.adapters.db.transaction_repository import record_row
 from topup.domain.errors import InsufficientBalance
+from topup.domain.history import TransactionRecord
 from topup.domain.ledger import AccountKind, AccountState, Bucket, Transfer, Unit
 from topup.domain.numbers import Msisdn
 from topup.services.ports import BucketView, Clock, LedgerAudit, UnitTotals
@@ -128,34 +132,52 @@ class SqlLedger:
                 found[row.id] = AccountState(row.id, Unit(row.unit), row.balance, bool(row.tracks_balance))
         return found
 
-    def post(
-        self, transaction_id: str, msisdn: Msisdn | None, transfer_list: Sequence[Transfer], *, now: datetime
-    ) -> dict[int, int]:
-        connection = self._handle.connection
-        rows = [
-            {
-                "transaction_id": transaction_id,
-                "debit_account_id": t.debit_account_id,
-                "credit_account_id": t.credit_account_id,
-                "amount": t.amount,
-                "unit": t.unit.value,
-                "msisdn": msisdn.e164 if msisdn else None,
-                "created_at": now,
-            }
-            for t in transfer_list
-        ]
-        connection.execute(insert(transfers), rows)
+    def post(self, record: TransactionRecord, transfer_list: Sequence[Transfer]) -> dict[int, int]:
         changes: dict[int, int] = {}
         for t in transfer_list:
             changes[t.debit_account_id] = changes.get(t.debit_account_id, 0) - t.amount
             changes[t.credit_account_id] = changes.get(t.credit_account_id, 0) + t.amount
         system_ids = {account_id for account_id, _ in self.pending_system_accounts.values()}
+        # System accounts keep no running balance: no hot row. Fixed order (ascending id) against deadlocks.
+        tracked = sorted(
+            (account_id, change)
+            for account_id, change in changes.items()
+            if self._cache.unit_of(account_id) is None and account_id not in system_ids
+        )
+        transfer_rows = [
+            {
+                "transaction_id": record.id,
+                "debit_account_id": t.debit_account_id,
+                "credit_account_id": t.credit_account_id,
+                "amount": t.amount,
+                "unit": t.unit.value,
+                "msisdn": record.msisdn,
+                "created_at": record.created_at,
+            }
+            for t in transfer_list
+        ]
+        if self._handle.dialect == "postgresql":
+            new_balances = posting_statement.post_in_one_round_trip(
+                self._handle.connection, record_row(record), transfer_rows, tracked
+            )
+        else:
+            new_balances = self._post_statement_by_statement(record, transfer_rows, tracked)
+        for account_id, _ in tracked:
+            if account_id not in new_balances:
+                raise InsufficientBalance("The balance is too low for this.", account_id=account_id)
+            known = self._known_states.get(account_id)
+            if known is not None:
+                self._known_states[account_id] = AccountState(account_id, known.unit, new_balances[account_id], True)
+        return new_balances
+
+    def _post_statement_by_statement(
+        self, record: TransactionRecord, transfer_rows: list[dict[str, Any]], tracked: list[tuple[int, int]]
+    ) -> dict[int, int]:
+        connection = self._handle.connection
+        connection.execute(insert(ledger_transactions), [record_row(record)])
+        connection.execute(insert(transfers), transfer_rows)
         new_balances: dict[int, int] = {}
-        # Fixed order (ascending id) so two postings touching the same accounts cannot deadlock.
-        for account_id in sorted(changes):
-            if self._cache.unit_of(account_id) is not None or account_id in system_ids:
-                continue  # system accounts keep no running balance: no hot row
-            change = changes[account_id]
+        for account_id, change in tracked:
             balance = connection.execute(
                 update(accounts)
                 .where(
@@ -171,9 +193,6 @@ class SqlLedger:
             if balance is None:
                 raise InsufficientBalance("The balance is too low for this.", account_id=account_id)
             new_balances[account_id] = int(balance)
-            known = self._known_states.get(account_id)
-            if known is not None:
-                self._known_states[account_id] = AccountState(account_id, known.unit, int(balance), True)
         return new_balances
 
     def buckets(self, msisdn: Msisdn, *, now: datetime) -> list[BucketView]:

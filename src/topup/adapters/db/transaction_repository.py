@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, or_, select
 
 from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.tables import ledger_transactions as table
@@ -18,25 +18,6 @@ from topup.domain.numbers import Msisdn
 class SqlTransactionRepository:
     def __init__(self, handle: ConnectionHandle) -> None:
         self._handle = handle
-
-    def add(self, record: TransactionRecord) -> None:
-        self._handle.connection.execute(
-            insert(table).values(
-                id=record.id,
-                msisdn=record.msisdn,
-                operator=record.operator,
-                kind=record.kind.value,
-                channel=record.channel,
-                amount_qepik=record.amount_qepik,
-                vat_qepik=record.vat_qepik,
-                balance_after_qepik=record.balance_after_qepik,
-                valid_until=record.valid_until,
-                bundle_code=record.bundle_code,
-                bundle_expires_at=record.bundle_expires_at,
-                created_at=record.created_at,
-                verification_code=record.verification_code,
-            )
-        )
 
     def get(self, transaction_id: str) -> TransactionRecord | None:
         row = self._handle.connection.execute(select(table).where(table.c.id == transaction_id)).first()
@@ -87,3 +68,22 @@ def _record(row: Any) -> TransactionRecord:
         bundle_code=row["bundle_code"],
         bundle_expires_at=row["bundle_expires_at"],
     )
+
+
+def record_row(record: TransactionRecord) -> dict[str, Any]:
+    """The `ledger_transactions` row of a record (written by the ledger, together with its transfers)."""
+    return {
+        "id": record.id,
+        "msisdn": record.msisdn,
+        "operator": record.operator,
+        "kind": record.kind.value,
+        "channel": record.channel,
+        "amount_qepik": record.amount_qepik,
+        "vat_qepik": record.vat_qepik,
+        "balance_after_qepik": record.balance_after_qepik,
+        "valid_until": record.valid_until,
+        "bundle_code": record.bundle_code,
+        "bundle_expires_at": record.bundle_expires_at,
+        "created_at": record.created_at,
+        "verification_code": record.verification_code,
+    }
