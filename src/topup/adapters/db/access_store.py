@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from topup.adapters.db.handle import ConnectionHandle, dialect_insert
 from topup.adapters.db.tables import api_keys, idempotency_keys
@@ -53,26 +54,49 @@ class SqlApiKeyRepository:
         return bool(result.rowcount)
 
 
+def _claim_statement(handle: ConnectionHandle) -> Any:
+    # On PostgreSQL, ON CONFLICT waits for a concurrent claimer of the same key to commit or roll back.
+    return (
+        dialect_insert(handle, idempotency_keys)
+        .values(
+            scope=bindparam("b_scope"),
+            key=bindparam("b_key"),
+            fingerprint=bindparam("b_fingerprint"),
+            created_at=bindparam("b_created_at"),
+        )
+        .on_conflict_do_nothing(index_elements=[idempotency_keys.c.scope, idempotency_keys.c.key])
+        .returning(idempotency_keys.c.key)
+    )
+
+
+_CLAIM_BY_DIALECT: dict[str, Any] = {}
+_STORED = select(idempotency_keys.c.fingerprint, idempotency_keys.c.status_code, idempotency_keys.c.body).where(
+    idempotency_keys.c.scope == bindparam("b_scope"), idempotency_keys.c.key == bindparam("b_key")
+)
+_COMPLETE = (
+    update(idempotency_keys)
+    .where(idempotency_keys.c.scope == bindparam("b_scope"), idempotency_keys.c.key == bindparam("b_key"))
+    .values(status_code=bindparam("b_status_code"), body=bindparam("b_body"))
+)
+
+
 class SqlIdempotencyStore:
     def __init__(self, handle: ConnectionHandle) -> None:
         self._handle = handle
 
     def claim(self, request: IdempotentRequest, *, now: datetime) -> StoredResponse | None:
         connection = self._handle.connection
-        # On PostgreSQL, ON CONFLICT waits for a concurrent claimer of the same key to commit or roll back.
+        dialect = self._handle.dialect
+        statement = _CLAIM_BY_DIALECT.get(dialect)
+        if statement is None:
+            statement = _CLAIM_BY_DIALECT[dialect] = _claim_statement(self._handle)
+        key = {"b_scope": request.scope, "b_key": request.key}
         claimed = connection.execute(
-            dialect_insert(self._handle, idempotency_keys)
-            .values(scope=request.scope, key=request.key, fingerprint=request.fingerprint, created_at=now)
-            .on_conflict_do_nothing(index_elements=[idempotency_keys.c.scope, idempotency_keys.c.key])
-            .returning(idempotency_keys.c.key)
+            statement, {**key, "b_fingerprint": request.fingerprint, "b_created_at": now}
         ).first()
         if claimed is not None:
             return None
-        row = connection.execute(
-            select(idempotency_keys.c.fingerprint, idempotency_keys.c.status_code, idempotency_keys.c.body).where(
-                idempotency_keys.c.scope == request.scope, idempotency_keys.c.key == request.key
-            )
-        ).one()
+        row = connection.execute(_STORED, key).one()
         if row.fingerprint != request.fingerprint:
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was used for a different request: use a new key for a new request.",
@@ -82,7 +106,11 @@ class SqlIdempotencyStore:
 
     def complete(self, request: IdempotentRequest, response: StoredResponse) -> None:
         self._handle.connection.execute(
-            update(idempotency_keys)
-            .where(idempotency_keys.c.scope == request.scope, idempotency_keys.c.key == request.key)
-            .values(status_code=response.status_code, body=response.body)
+            _COMPLETE,
+            {
+                "b_scope": request.scope,
+                "b_key": request.key,
+                "b_status_code": response.status_code,
+                "b_body": response.body,
+            },
         )
