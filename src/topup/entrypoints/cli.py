@@ -100,7 +100,14 @@ def serve(
     console.print(f"Topup API on [bold]http://{host}:{port}[/bold] — docs at http://{host}:{port}/docs")
     console.print(f"Database: {database}")
     console.print("An API key: [bold].venv/bin/topup api-keys create --role admin --name me[/bold]")
-    uvicorn.run("topup.entrypoints.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+    uvicorn.run(
+        "topup.entrypoints.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 @db_app.command("upgrade")

@@ -7,6 +7,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from topup.bootstrap import Application
 from topup.domain.access import Role, require_role
@@ -15,7 +16,9 @@ from topup.services import api_keys
 from topup.services.ports import ApiKeyRecord
 
 
-def get_application(request: Request) -> Application:
+# Dependencies are `async def`: FastAPI runs a plain `def` dependency in the thread pool, a hop per
+# dependency per request that costs more than the dependency itself.
+async def get_application(request: Request) -> Application:
     application: Application = request.app.state.topup
     return application
 
@@ -46,7 +49,7 @@ class ApiKeyCache:
             self._entries[key] = (record, time.monotonic() + self._ttl_seconds)
 
 
-def authenticated(
+async def authenticated(
     request: Request,
     application: AppDep,
     authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
@@ -60,7 +63,7 @@ def authenticated(
     cache: ApiKeyCache = request.app.state.api_key_cache
     record = cache.get(key)
     if record is None:
-        record = api_keys.authenticate(application.uow(), key=key)
+        record = await run_in_threadpool(api_keys.authenticate, application.uow(), key=key)
         cache.put(key, record)
     return record
 
@@ -68,7 +71,7 @@ def authenticated(
 CallerDep = Annotated[ApiKeyRecord, Depends(authenticated)]
 
 
-def admin(caller: CallerDep) -> ApiKeyRecord:
+async def admin(caller: CallerDep) -> ApiKeyRecord:
     require_role(caller.role, allowed=frozenset({Role.ADMIN}))
     return caller
 
