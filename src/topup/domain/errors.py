@@ -187,3 +187,8 @@ class IdempotencyKeyInvalid(InvalidInput):
 class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
     kind = ErrorKind.CONFLICT
+
+
+class ApiKeyNotFound(DomainError):
+    code = "api_key_not_found"
+    kind = ErrorKind.NOT_FOUND

@@ -167,8 +167,8 @@ def api_key_create(
 @keys_app.command("list")
 def api_key_list(as_json: JsonOption = False) -> None:
     """API keys (never the keys themselves)."""
-    with _application() as application, application.uow() as uow:
-        records = uow.api_keys.list()
+    with _application() as application:
+        records = api_keys.list_api_keys(application.uow())
     rows = [
         {
             "id": r.id,
@@ -186,12 +186,8 @@ def api_key_list(as_json: JsonOption = False) -> None:
 @keys_app.command("revoke")
 def api_key_revoke(key_id: str) -> None:
     """Revoke an API key by its id (running servers forget it within their cache time)."""
-    with _application() as application, application.uow() as uow:
-        revoked = uow.api_keys.revoke(key_id, now=application.clock.now())
-        uow.commit()
-    if not revoked:
-        errors.print("[red]error[/red] api_key_not_found: no active key with this id.")
-        raise typer.Exit(EXIT_REFUSED)
+    with _application() as application:
+        api_keys.revoke_api_key(application.uow(), application.clock, key_id=key_id)
     console.print("Revoked.")
 
 
@@ -254,10 +250,10 @@ def ports_remove(number: str, as_json: JsonOption = False) -> None:
 @ports_app.command("list")
 def ports_list(as_json: JsonOption = False) -> None:
     """Ported numbers."""
-    with _application() as application, application.uow() as uow:
+    with _application() as application:
         rows = [
             {"msisdn": m.e164, "operator": operator, "created_at": created_at.isoformat()}
-            for m, operator, created_at in uow.ports.list(limit=10_000)
+            for m, operator, created_at in numbers.list_ports(application.uow())
         ]
     _emit(as_json, {"items": rows}, lambda: _rows_table("Ported numbers", rows))
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from topup.bootstrap import Application
+from topup.domain.errors import LineNotFound
 from topup.domain.lines import LineStatus, LineType
-from topup.domain.numbers import parse_msisdn
 from topup.services import bundles, lines, numbers, topups
 
 
@@ -40,9 +40,8 @@ def seed(application: Application, *, progress: Callable[[str], None] = lambda _
     clock, codes = application.clock, application.codes
     for demo in DEMO_LINES:
         progress(demo.number)
-        with application.uow() as uow:
-            if uow.lines.get(parse_msisdn(demo.number)) is not None:
-                continue
+        if _provisioned(application, demo.number):
+            continue
         if demo.ported_to:
             numbers.add_port(application.uow(), clock, number=demo.number, operator=demo.ported_to)
         lines.provision_line(
@@ -68,3 +67,11 @@ def seed(application: Application, *, progress: Callable[[str], None] = lambda _
             )
         added += 1
     return added
+
+
+def _provisioned(application: Application, number: str) -> bool:
+    try:
+        lines.get_line(application.uow(), number=number)
+    except LineNotFound:
+        return False
+    return True

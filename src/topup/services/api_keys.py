@@ -8,7 +8,7 @@ import secrets
 import uuid
 
 from topup.domain.access import Role
-from topup.domain.errors import ApiKeyInvalid, InvalidInput
+from topup.domain.errors import ApiKeyInvalid, ApiKeyNotFound, InvalidInput
 from topup.services.ports import ApiKeyRecord, Clock, UnitOfWork
 
 KEY_PREFIX = "tpk_"
@@ -44,3 +44,15 @@ def authenticate(uow: UnitOfWork, *, key: str) -> ApiKeyRecord:
     if record is None or record.revoked_at is not None:
         raise ApiKeyInvalid("This API key is not valid.")
     return record
+
+
+def list_api_keys(uow: UnitOfWork) -> list[ApiKeyRecord]:
+    with uow:
+        return uow.api_keys.list()
+
+
+def revoke_api_key(uow: UnitOfWork, clock: Clock, *, key_id: str) -> None:
+    with uow:
+        if not uow.api_keys.revoke(key_id, now=clock.now()):
+            raise ApiKeyNotFound("There is no active API key with this id.", key_id=key_id[:64])
+        uow.commit()

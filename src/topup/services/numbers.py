@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from topup.domain.catalogue import Operator
 from topup.domain.errors import OperatorNotSupported, PortNotFound
@@ -71,3 +72,12 @@ def remove_port(uow: UnitOfWork, clock: Clock, *, number: str) -> NumberInfo:
             uow.lines.set_operator(msisdn, operator, now=clock.now())
         uow.commit()
     return NumberInfo(msisdn, msisdn.national, operator, original, ported)
+
+
+PORTS_LISTED_MAX = 10_000
+
+
+def list_ports(uow: UnitOfWork, *, limit: int = PORTS_LISTED_MAX) -> list[tuple[Msisdn, str, datetime]]:
+    """Ported numbers, by number."""
+    with uow:
+        return uow.ports.list(limit=min(limit, PORTS_LISTED_MAX))

@@ -14,7 +14,6 @@ from topup.services import numbers
 from topup.services.ports import UnitOfWork
 
 router = APIRouter(tags=["numbers"])
-PORTS_LISTED_MAX = 1000
 
 
 @router.get("/lookup", summary="Normalise a number and find its operator")
@@ -40,8 +39,7 @@ def remove_port(msisdn: str, application: AppDep, _caller: AdminDep) -> dict[str
 
 @router.get("/ports", summary="Ported numbers (admin)")
 def list_ports(application: AppDep, _caller: AdminDep) -> dict[str, Any]:
-    with application.uow() as uow:
-        rows = uow.ports.list(limit=PORTS_LISTED_MAX)
+    rows = numbers.list_ports(application.uow())
     return {
         "items": [
             {"msisdn": m.e164, "operator": operator, "created_at": created_at.isoformat()}
