@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     catalogue_recheck_seconds: float = Field(default=2.0, ge=0, le=300)
     api_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     public_base_url: str = "http://127.0.0.1:8000"
+    # How long a quote's exchange rate stays locked.
+    quote_lock_seconds: int = Field(default=900, ge=30, le=86_400)
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

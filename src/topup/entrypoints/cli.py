@@ -20,9 +20,10 @@ from topup.config import Settings
 from topup.domain.errors import DomainError, ErrorKind
 from topup.domain.lines import LineType
 from topup.domain.money import parse_amount
+from topup.domain.quotes import ProductType
 from topup.entrypoints import demo
 from topup.entrypoints.api import serialise
-from topup.services import api_keys, bundles, catalogue, history, ledger, lines, numbers, topups
+from topup.services import api_keys, bundles, catalogue, history, ledger, lines, numbers, quotes, topups
 from topup.services.idempotency import idempotent_request, run_once
 from topup.services.ports import StoredResponse
 
@@ -35,6 +36,7 @@ ports_app = typer.Typer(help="Ported numbers.", no_args_is_help=True)
 bundles_app = typer.Typer(help="Bundles.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
+fx_app = typer.Typer(help="Exchange rates (AZN per unit of a currency).", no_args_is_help=True)
 for name, sub in (
     ("db", db_app),
     ("catalogue", catalogue_app),
@@ -44,6 +46,7 @@ for name, sub in (
     ("bundles", bundles_app),
     ("demo", demo_app),
     ("ledger", ledger_app),
+    ("fx", fx_app),
 ):
     app.add_typer(sub, name=name)
 
@@ -444,6 +447,63 @@ def ledger_check(as_json: JsonOption = False) -> None:
     _emit(as_json, body, human)
     if not audit.ok:
         raise typer.Exit(EXIT_REFUSED)
+
+
+@fx_app.command("set")
+def fx_set(currency: str, rate: str, as_json: JsonOption = False) -> None:
+    """Set CURRENCY's rate: how many AZN one unit buys (e.g. `topup fx set USD 1.70`)."""
+    with _application() as application:
+        body = serialise.fx_rate(
+            quotes.set_rate(application.uow(), application.clock, currency=currency.upper(), rate=rate, set_by="cli")
+        )
+    _emit(as_json, body, lambda: _pairs("Exchange rate set", body))
+
+
+@fx_app.command("list")
+def fx_list(as_json: JsonOption = False) -> None:
+    """Exchange rates in force."""
+    with _application() as application:
+        items = [serialise.fx_rate(r) for r in quotes.current_rates(application.uow())]
+    _emit(as_json, {"items": items}, lambda: _rows_table("Exchange rates", items))
+
+
+@app.command("quote")
+def quote_command(
+    number: str,
+    amount: Annotated[str | None, typer.Option(help="Top-up amount in AZN")] = None,
+    bundle: Annotated[str | None, typer.Option(help="Bundle code")] = None,
+    currency: str = "AZN",
+    as_json: JsonOption = False,
+) -> None:
+    """Price a top-up (--amount) or a bundle (--bundle) for NUMBER, in AZN or another --currency."""
+    if (amount is None) == (bundle is None):
+        errors.print("[red]error[/red] give either --amount or --bundle.")
+        raise typer.Exit(EXIT_INVALID)
+    with _application() as application:
+        result = quotes.quote(
+            application.uow(),
+            application.clock,
+            number=number,
+            product_type=ProductType.TOPUP if amount is not None else ProductType.BUNDLE,
+            amount_qepik=parse_amount(amount) if amount is not None else None,
+            bundle_code=bundle,
+            currency=currency.upper(),
+            lock_seconds=application.settings.quote_lock_seconds,
+        )
+        body = serialise.quote(result)
+    _emit(
+        as_json,
+        body,
+        lambda: _pairs(
+            f"Quote {body['id']}",
+            {
+                **body,
+                "charge": body["charge"]["amount"] + " " + body["charge"]["currency"],
+                "price": body["price"]["amount"] + " AZN",
+                "vat": body["vat"]["amount"] + " AZN",
+            },
+        ),
+    )
 
 
 @demo_app.command("seed")

@@ -12,6 +12,7 @@ from topup.domain.history import TransactionRecord
 from topup.domain.ledger import AccountKind, AccountState, Bucket, Transfer, Unit
 from topup.domain.lines import Line
 from topup.domain.numbers import Msisdn
+from topup.domain.quotes import Quote
 
 
 class Clock(Protocol):
@@ -83,6 +84,30 @@ class LedgerAudit:
             and self.unit_mismatches == 0
             and self.negative_balances == 0
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FxRate:
+    currency: str
+    rate_micros: int
+    set_at: datetime
+    set_by: str
+
+
+class FxRateRepository(Protocol):
+    def add(self, rate: FxRate) -> None: ...
+
+    def latest(self, currency: str) -> FxRate | None: ...
+
+    def current(self) -> list[FxRate]:
+        """The latest rate of every currency that has one."""
+        ...
+
+
+class QuoteRepository(Protocol):
+    def add(self, quote: Quote) -> None: ...
+
+    def get(self, quote_id: str) -> Quote | None: ...
 
 
 class CatalogueStore(Protocol):
@@ -220,6 +245,12 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyStore: ...
+
+    @property
+    def fx_rates(self) -> FxRateRepository: ...
+
+    @property
+    def quotes(self) -> QuoteRepository: ...
 
     def __enter__(self) -> Self: ...
 

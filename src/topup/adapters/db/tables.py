@@ -174,3 +174,38 @@ idempotency_keys = Table(
     Column("body", Text),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# Staff-set exchange rates, append-only: the current rate of a currency is its latest row.
+fx_rates = Table(
+    "fx_rates",
+    metadata,
+    Column("id", Id64, primary_key=True, autoincrement=True),
+    Column("currency", String(3), nullable=False),
+    Column("rate_micros", BigInteger, nullable=False),
+    Column("set_at", UtcDateTime, nullable=False),
+    Column("set_by", String(100), nullable=False),
+    CheckConstraint("rate_micros > 0", name="rate_positive"),
+    Index("ix_fx_rates_currency_set_at", "currency", "set_at"),
+)
+
+quotes = Table(
+    "quotes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("msisdn", String(16), nullable=False),
+    Column("operator", String(32), nullable=False),
+    Column("product_type", String(16), nullable=False),
+    Column("amount_qepik", BigInteger, nullable=False),
+    Column("bundle_code", String(64)),
+    Column("vat_qepik", BigInteger, nullable=False),
+    Column("fee_qepik", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("rate_micros", BigInteger),
+    Column("charge_minor", BigInteger, nullable=False),
+    Column("validity_days", Integer, nullable=False),
+    Column("valid_until", Date),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    CheckConstraint("product_type IN ('topup', 'bundle')", name="product_type_known"),
+    CheckConstraint("amount_qepik > 0 AND charge_minor > 0 AND fee_qepik >= 0", name="amounts_positive"),
+)

@@ -12,6 +12,7 @@ from topup.adapters.db.catalogue_store import CatalogueCache, SqlCatalogueStore
 from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.ledger_store import SqlLedger, SystemAccountCache
 from topup.adapters.db.line_repository import SqlLineRepository, SqlPortRepository
+from topup.adapters.db.quote_store import SqlFxRateRepository, SqlQuoteRepository
 from topup.adapters.db.transaction_repository import SqlTransactionRepository
 from topup.domain.ledger import AccountState
 from topup.services.ports import Clock
@@ -41,6 +42,8 @@ class SqlUnitOfWork:
         self.transactions = SqlTransactionRepository(self._handle)
         self.api_keys = SqlApiKeyRepository(self._handle)
         self.idempotency = SqlIdempotencyStore(self._handle)
+        self.fx_rates = SqlFxRateRepository(self._handle)
+        self.quotes = SqlQuoteRepository(self._handle)
 
     def __enter__(self) -> Self:
         if self._depth == 0:

@@ -12,7 +12,7 @@ from topup.bootstrap import Application
 from topup.entrypoints.api.body_limit import BodyLimit
 from topup.entrypoints.api.deps import ApiKeyCache, AppDep
 from topup.entrypoints.api.errors import install_error_handlers
-from topup.entrypoints.api.routes import catalogue, lines, numbers, topups, transactions
+from topup.entrypoints.api.routes import catalogue, lines, numbers, quotes, topups, transactions
 
 BODY_BYTES_MAX = 1_100_000  # the largest body is a catalogue file (1 MB); JSON bodies are far smaller
 
@@ -35,7 +35,7 @@ def create_app(application: Application) -> FastAPI:
 
     app.add_middleware(BodyLimit, bytes_max=BODY_BYTES_MAX)
 
-    for module in (numbers, catalogue, lines, topups, transactions):
+    for module in (numbers, catalogue, lines, topups, quotes, transactions):
         app.include_router(module.router, prefix="/v1")
 
     @app.get("/v1/health", tags=["health"], summary="Is the service up and its database reachable?")

@@ -31,3 +31,23 @@ class NewBundlePurchase(Strict):
 class NewPort(Strict):
     msisdn: StrictStr = Field(max_length=32)
     operator: StrictStr = Field(max_length=32, examples=["bakcell"])
+
+
+class TopUpProduct(Strict):
+    type: Literal["topup"]
+    amount: StrictStr = Field(max_length=32, examples=["10.00"])
+
+
+class BundleProduct(Strict):
+    type: Literal["bundle"]
+    code: StrictStr = Field(max_length=64, examples=["azercell-10gb-30d"])
+
+
+class NewQuote(Strict):
+    msisdn: StrictStr = Field(max_length=32)
+    product: TopUpProduct | BundleProduct = Field(discriminator="type")
+    currency: StrictStr = Field(default="AZN", max_length=8)
+
+
+class NewRate(Strict):
+    rate: StrictStr = Field(max_length=32, examples=["1.700000"], description="AZN per unit of the currency")

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from topup.domain.catalogue import Bundle, Operator
+from topup.domain.fx import format_minor, format_rate
 from topup.domain.history import TransactionRecord
 from topup.domain.lines import Line
 from topup.domain.money import CURRENCY, format_amount
+from topup.domain.quotes import ProductType, Quote
 from topup.services.lines import Balance
 from topup.services.numbers import NumberInfo
+from topup.services.ports import FxRate
 
 
 def money(qepik: int) -> dict[str, str]:
@@ -127,3 +130,37 @@ def operator(value: Operator, *, with_catalogue: bool = False) -> dict[str, Any]
         }
         body["bundles"] = [bundle(b) for b in sorted(value.bundles.values(), key=lambda b: (b.price_qepik, b.code))]
     return body
+
+
+def quote(value: Quote) -> dict[str, Any]:
+    product: dict[str, Any] = (
+        {"type": "topup", "amount": format_amount(value.amount_qepik)}
+        if value.product_type is ProductType.TOPUP
+        else {"type": "bundle", "code": value.bundle_code}
+    )
+    return {
+        "id": value.id,
+        "msisdn": value.msisdn,
+        "operator": value.operator,
+        "product": product,
+        "price": money(value.amount_qepik),
+        "vat": money(value.vat_qepik),
+        "fee": money(value.fee_qepik),
+        "charge": {"amount": format_minor(value.currency, value.charge_minor), "currency": value.currency},
+        "rate": format_rate(value.rate_micros) if value.rate_micros else None,
+        "validity_days": value.validity_days,
+        "valid_until": value.valid_until.isoformat() if value.valid_until else None,
+        "bonus": None,
+        "created_at": value.created_at.isoformat(),
+        "expires_at": value.expires_at.isoformat(),
+    }
+
+
+def fx_rate(value: FxRate) -> dict[str, Any]:
+    return {
+        "currency": value.currency,
+        "rate": format_rate(value.rate_micros),
+        "per": f"1 {value.currency} in AZN",
+        "set_at": value.set_at.isoformat(),
+        "set_by": value.set_by,
+    }

@@ -1,0 +1,96 @@
+"""An order: what a customer wants delivered to a line, how they pay, and where that stands.
+
+The state machine is the whole truth about an order's money: every transition is recorded with its time and
+reason, and a transition the table below does not allow is refused. `unknown` means a provider did not
+answer; only asking it (never guessing) moves the order on, to where the provider's answer says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from topup.domain.errors import DomainError, ErrorKind
+
+
+class OrderState(StrEnum):
+    CREATED = "created"  # recorded; no provider has been called yet
+    AWAITING_PAYMENT = "awaiting_payment"  # a provider was asked; the customer may have to act (3-D Secure, wallet)
+    PAID = "paid"  # the provider authorised the payment: the money is held, delivery may go ahead
+    FULFILLED = "fulfilled"  # delivered through the ledger and captured
+    FAILED = "failed"  # not paid, or not deliverable and the hold released
+    CANCELLED = "cancelled"  # the customer (or staff) gave up before paying
+    REFUNDED = "refunded"  # money returned after capture
+    UNKNOWN = "unknown"  # a provider's answer was lost: recovery asks it
+
+
+FINAL_STATES = frozenset({OrderState.FULFILLED, OrderState.FAILED, OrderState.CANCELLED, OrderState.REFUNDED})
+# A fulfilled order is final for recovery, but staff may still refund it.
+_ALLOWED: dict[OrderState, frozenset[OrderState]] = {
+    OrderState.CREATED: frozenset(
+        {OrderState.AWAITING_PAYMENT, OrderState.PAID, OrderState.FAILED, OrderState.CANCELLED, OrderState.UNKNOWN}
+    ),
+    OrderState.AWAITING_PAYMENT: frozenset(
+        {OrderState.PAID, OrderState.FAILED, OrderState.CANCELLED, OrderState.UNKNOWN}
+    ),
+    OrderState.UNKNOWN: frozenset(
+        {
+            OrderState.AWAITING_PAYMENT,
+            OrderState.PAID,
+            OrderState.FULFILLED,
+            OrderState.FAILED,
+            OrderState.CANCELLED,
+            OrderState.REFUNDED,
+        }
+    ),
+    OrderState.PAID: frozenset({OrderState.FULFILLED, OrderState.FAILED, OrderState.REFUNDED, OrderState.UNKNOWN}),
+    OrderState.FULFILLED: frozenset({OrderState.REFUNDED}),
+    OrderState.FAILED: frozenset(),
+    OrderState.CANCELLED: frozenset(),
+    OrderState.REFUNDED: frozenset(),
+}
+REASON_LENGTH_MAX = 200
+
+
+class IllegalTransition(DomainError):
+    code = "order_transition_not_allowed"
+    kind = ErrorKind.CONFLICT
+
+
+def can_move(source: OrderState, target: OrderState) -> bool:
+    return target in _ALLOWED[source]
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    source: OrderState
+    target: OrderState
+    reason: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class OrderStatus:
+    """The state of one order and how it got there."""
+
+    state: OrderState = OrderState.CREATED
+    history: list[Transition] = field(default_factory=list)
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def move(self, target: OrderState, *, reason: str, at: datetime) -> Transition:
+        if at.tzinfo is None:
+            raise ValueError("transitions are stamped with aware datetimes")
+        if not can_move(self.state, target):
+            raise IllegalTransition(
+                f"An order that is {self.state.value} cannot become {target.value}.",
+                state=self.state.value,
+                target=target.value,
+            )
+        transition = Transition(self.state, target, reason.strip()[:REASON_LENGTH_MAX] or target.value, at)
+        self.history.append(transition)
+        self.state = target
+        return transition
