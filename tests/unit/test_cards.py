@@ -118,7 +118,7 @@ def test_check_card_summarises_other_brands() -> None:
     assert summary.display == "Mastercard •••• 4444"
     _, amex = check_card("3782 822463 10005", 3, 2030, today=TODAY)
     assert amex == CardSummary("amex", "0005", 3, 2030)
-    assert amex.display == "Amex •••• 0005"
+    assert amex.display == "American Express •••• 0005"
 
 
 @pytest.mark.parametrize("length", [12, 19])

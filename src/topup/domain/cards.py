@@ -21,6 +21,9 @@ _BRANDS: tuple[tuple[str, tuple[range, ...], tuple[int, ...]], ...] = (
 )
 
 
+_BRAND_NAMES = {"amex": "American Express", "unionpay": "UnionPay", "mastercard": "Mastercard", "visa": "Visa"}
+
+
 class CardInvalid(DomainError):
     code = "card_invalid"
     kind = ErrorKind.INVALID
@@ -41,7 +44,7 @@ class CardSummary:
 
     @property
     def display(self) -> str:
-        return f"{self.brand.title()} •••• {self.last_four}"
+        return f"{_BRAND_NAMES.get(self.brand, self.brand.title())} •••• {self.last_four}"
 
 
 def luhn_valid(digits: str) -> bool:

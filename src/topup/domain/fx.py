@@ -20,7 +20,7 @@ RATE_SCALE = 1_000_000  # millionths of a manat
 MINOR_UNITS = {"AZN": 100, "USD": 100, "EUR": 100, "RUB": 100, "TRY": 100, "CNY": 100}
 FOREIGN_CURRENCIES = tuple(code for code in MINOR_UNITS if code != CURRENCY)
 _RATE_PATTERN = re.compile(r"(0|[1-9][0-9]{0,5})(?:\.([0-9]{1,6}))?")
-RATE_MIN_MICROS, RATE_MAX_MICROS = 1, 1_000_000 * RATE_SCALE
+RATE_MIN_MICROS, RATE_MAX_MICROS = 1, 1_000_000 * RATE_SCALE - 1  # up to 999999.999999 AZN per unit
 
 
 class InvalidRate(DomainError):
