@@ -94,3 +94,57 @@ class OrderStatus:
         self.history.append(transition)
         self.state = target
         return transition
+
+
+class PaymentMethod(StrEnum):
+    CARD = "card"
+
+
+@dataclass(slots=True)
+class Order:
+    """What a customer asked for, what they pay, and how far the order has come."""
+
+    id: str
+    scope: str  # who placed it (the API key's id): only they and staff see it
+    msisdn: str
+    operator: str
+    product_type: str  # "topup" or "bundle"
+    amount_qepik: int  # AZN value to deliver
+    bundle_code: str | None
+    vat_qepik: int
+    fee_qepik: int
+    currency: str
+    rate_micros: int | None
+    charge_minor: int  # what the payer is charged, in minor units of `currency`
+    payment_method: PaymentMethod
+    created_at: datetime
+    status: OrderStatus = field(default_factory=OrderStatus)
+    quote_id: str | None = None
+    card_brand: str | None = None
+    card_last_four: str | None = None
+    provider_reference: str | None = None
+    redirect_url: str | None = None
+    delivered_transaction_id: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    check_attempts: int = 0
+    next_check_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def state(self) -> OrderState:
+        return self.status.state
+
+    @property
+    def is_settled(self) -> bool:
+        """Nothing left for the saga to do (staff may still refund a fulfilled order)."""
+        return self.status.is_final
+
+    def move(self, target: OrderState, *, reason: str, at: datetime) -> Transition:
+        transition = self.status.move(target, reason=reason, at=at)
+        self.updated_at = at
+        return transition
+
+    def fail(self, *, code: str, message: str, at: datetime) -> Transition:
+        self.failure_code, self.failure_message = code, message[:REASON_LENGTH_MAX]
+        return self.move(OrderState.FAILED, reason=code, at=at)

@@ -11,6 +11,7 @@ from topup.domain.ledger import AccountKind, TransactionKind, Transfer, Unit, ch
 from topup.domain.numbers import parse_msisdn
 from topup.services.lines import require_line
 from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
+from topup.services.topups import funding_account_code
 
 REVENUE_ACCOUNT = "revenue:bundles:{operator}"
 VAT_ACCOUNT = "vat_payable:{operator}"
@@ -32,7 +33,10 @@ def buy_bundle(
     number: str,
     bundle_code: str,
     channel: str,
+    paid_through_channel: bool = False,
 ) -> TransactionRecord:
+    """Pay from the line's main balance, or — `paid_through_channel` — with money that arrived through the
+    channel (an order paid by card): then the price comes from the channel's funding account."""
     msisdn = parse_msisdn(number)
     with uow:
         line = require_line(uow, msisdn, for_update=True)
@@ -51,9 +55,14 @@ def buy_bundle(
         ledger = uow.ledger
         revenue = ledger.system_account(REVENUE_ACCOUNT.format(operator=line.operator), Unit.QEPIK)
         vat = ledger.system_account(VAT_ACCOUNT.format(operator=line.operator), Unit.QEPIK)
-        transfers = [Transfer(line.main_account_id, revenue, plan.price_qepik - plan.vat_qepik, Unit.QEPIK)]
+        payer = (
+            ledger.system_account(funding_account_code(line.operator, channel), Unit.QEPIK)
+            if paid_through_channel
+            else line.main_account_id
+        )
+        transfers = [Transfer(payer, revenue, plan.price_qepik - plan.vat_qepik, Unit.QEPIK)]
         if plan.vat_qepik:
-            transfers.append(Transfer(line.main_account_id, vat, plan.vat_qepik, Unit.QEPIK))
+            transfers.append(Transfer(payer, vat, plan.vat_qepik, Unit.QEPIK))
         for unit, amount in plan.allowances:
             issued = ledger.system_account(ALLOWANCES_ACCOUNT.format(operator=line.operator, unit=unit), unit)
             bucket = ledger.open_account(
@@ -68,7 +77,10 @@ def buy_bundle(
             )
             transfers.append(Transfer(issued, bucket, amount, unit))
         touched = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}
-        balances = check_posting(transfers, ledger.states(sorted(touched)))
+        touched.add(line.main_account_id)
+        states = ledger.states(sorted(touched))
+        balances = check_posting(transfers, states)
+        balances.setdefault(line.main_account_id, states[line.main_account_id].balance)
         record = TransactionRecord(
             id=transaction_id,
             msisdn=msisdn.e164,

@@ -12,6 +12,7 @@ from topup.domain.history import TransactionRecord
 from topup.domain.ledger import AccountKind, AccountState, Bucket, Transfer, Unit
 from topup.domain.lines import Line
 from topup.domain.numbers import Msisdn
+from topup.domain.orders import Order
 from topup.domain.quotes import Quote
 
 
@@ -108,6 +109,29 @@ class QuoteRepository(Protocol):
     def add(self, quote: Quote) -> None: ...
 
     def get(self, quote_id: str) -> Quote | None: ...
+
+
+class OrderRepository(Protocol):
+    def add(self, order: Order) -> None: ...
+
+    def get(self, order_id: str, *, for_update: bool = False) -> Order | None: ...
+
+    def save(self, order: Order) -> None:
+        """Write the order's changed fields and its new transitions."""
+        ...
+
+    def due_for_check(self, *, now: datetime, limit: int) -> list[str]: ...
+
+    def list(
+        self,
+        *,
+        scope: str | None,
+        msisdn: str | None,
+        state: str | None,
+        created_from: datetime | None,
+        created_to: datetime | None,
+        limit: int,
+    ) -> list[str]: ...
 
 
 class CatalogueStore(Protocol):
@@ -251,6 +275,9 @@ class UnitOfWork(Protocol):
 
     @property
     def quotes(self) -> QuoteRepository: ...
+
+    @property
+    def orders(self) -> OrderRepository: ...
 
     def __enter__(self) -> Self: ...
 

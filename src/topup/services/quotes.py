@@ -44,7 +44,36 @@ def quote(
     currency: str = CURRENCY,
     lock_seconds: int = QUOTE_LOCK_SECONDS_DEFAULT,
 ) -> Quote:
-    """Price a top-up (`amount_qepik`) or a bundle (`bundle_code`) for any number, in AZN or another currency."""
+    """Price a top-up (`amount_qepik`) or a bundle (`bundle_code`) for any number, in AZN or another currency,
+    and keep the quote so an order can pay exactly that."""
+    with uow:
+        result = price(
+            uow,
+            clock,
+            number=number,
+            product_type=product_type,
+            amount_qepik=amount_qepik,
+            bundle_code=bundle_code,
+            currency=currency,
+            lock_seconds=lock_seconds,
+        )
+        uow.quotes.add(result)
+        uow.commit()
+    return result
+
+
+def price(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    number: str,
+    product_type: ProductType,
+    amount_qepik: int | None = None,
+    bundle_code: str | None = None,
+    currency: str = CURRENCY,
+    lock_seconds: int = QUOTE_LOCK_SECONDS_DEFAULT,
+) -> Quote:
+    """The quote for a product now, without keeping it (runs inside the caller's unit of work)."""
     msisdn = parse_msisdn(number)
     check_currency_code(currency)
     with uow:
@@ -74,7 +103,7 @@ def quote(
             if rate is None:
                 raise RateUnavailable(f"There is no exchange rate for {currency} yet.", currency=currency)
             rate_micros = rate.rate_micros
-        result = Quote(
+        return Quote(
             id=uuid.uuid4().hex,
             msisdn=msisdn.e164,
             operator=operator_code,
@@ -91,9 +120,6 @@ def quote(
             expires_at=now + timedelta(seconds=lock_seconds),
             valid_until=valid_until,
         )
-        uow.quotes.add(result)
-        uow.commit()
-    return result
 
 
 def get_quote(uow: UnitOfWork, *, quote_id: str) -> Quote:

@@ -11,7 +11,7 @@ from topup.domain.numbers import parse_msisdn
 from topup.services.lines import require_line
 from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
 
-CHANNELS = ("api", "cli", "portal", "agent", "kiosk", "voucher", "ussd", "auto", "demo")
+CHANNELS = ("api", "cli", "portal", "agent", "kiosk", "voucher", "ussd", "auto", "demo", "order")
 
 
 def funding_account_code(operator: str, channel: str) -> str:

@@ -12,6 +12,7 @@ from topup.adapters.db.catalogue_store import CatalogueCache, SqlCatalogueStore
 from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.ledger_store import SqlLedger, SystemAccountCache
 from topup.adapters.db.line_repository import SqlLineRepository, SqlPortRepository
+from topup.adapters.db.order_repository import SqlOrderRepository
 from topup.adapters.db.quote_store import SqlFxRateRepository, SqlQuoteRepository
 from topup.adapters.db.transaction_repository import SqlTransactionRepository
 from topup.domain.ledger import AccountState
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotencyStore(self._handle)
         self.fx_rates = SqlFxRateRepository(self._handle)
         self.quotes = SqlQuoteRepository(self._handle)
+        self.orders = SqlOrderRepository(self._handle)
 
     def __enter__(self) -> Self:
         if self._depth == 0:

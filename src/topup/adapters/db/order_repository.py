@@ -1,0 +1,150 @@
+"""Orders and their transitions. Saving an order writes its new transitions too (the history is append-only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from topup.adapters.db.handle import ConnectionHandle
+from topup.adapters.db.tables import order_transitions, orders
+from topup.domain.orders import FINAL_STATES, Order, OrderState, OrderStatus, PaymentMethod, Transition
+
+_MUTABLE = (
+    "state",
+    "card_brand",
+    "card_last_four",
+    "provider_reference",
+    "redirect_url",
+    "delivered_transaction_id",
+    "failure_code",
+    "failure_message",
+    "check_attempts",
+    "next_check_at",
+    "updated_at",
+)
+
+
+class SqlOrderRepository:
+    def __init__(self, handle: ConnectionHandle) -> None:
+        self._handle = handle
+        self._saved_transitions: dict[str, int] = {}
+
+    def add(self, order: Order) -> None:
+        row = _row(order)
+        self._handle.connection.execute(insert(orders).values(**row))
+        self._saved_transitions[order.id] = 0
+        self._write_new_transitions(order)
+
+    def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        query = select(orders).where(orders.c.id == order_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._handle.connection.execute(query).first()
+        if row is None:
+            return None
+        history = [
+            Transition(OrderState(t.source), OrderState(t.target), t.reason, t.at)
+            for t in self._handle.connection.execute(
+                select(order_transitions)
+                .where(order_transitions.c.order_id == order_id)
+                .order_by(order_transitions.c.id)
+            )
+        ]
+        self._saved_transitions[order_id] = len(history)
+        values: dict[str, Any] = dict(row._mapping)
+        state = OrderState(values.pop("state"))
+        values["payment_method"] = PaymentMethod(values["payment_method"])
+        return Order(**values, status=OrderStatus(state=state, history=history))
+
+    def save(self, order: Order) -> None:
+        row = _row(order)
+        self._handle.connection.execute(
+            update(orders).where(orders.c.id == order.id).values(**{key: row[key] for key in _MUTABLE})
+        )
+        self._write_new_transitions(order)
+
+    def due_for_check(self, *, now: datetime, limit: int) -> list[str]:
+        """Ids of unsettled orders whose next check is due, oldest first. On PostgreSQL, rows another worker
+        is settling right now are skipped rather than waited for."""
+        query = (
+            select(orders.c.id)
+            .where(orders.c.next_check_at <= now, orders.c.state.not_in([s.value for s in FINAL_STATES]))
+            .order_by(orders.c.next_check_at)
+            .limit(limit)
+        )
+        if self._handle.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [row.id for row in self._handle.connection.execute(query)]
+
+    def list(
+        self,
+        *,
+        scope: str | None,
+        msisdn: str | None,
+        state: str | None,
+        created_from: datetime | None,
+        created_to: datetime | None,
+        limit: int,
+    ) -> list[str]:
+        query = select(orders.c.id)
+        for column, value in ((orders.c.scope, scope), (orders.c.msisdn, msisdn), (orders.c.state, state)):
+            if value is not None:
+                query = query.where(column == value)
+        if created_from is not None:
+            query = query.where(orders.c.created_at >= created_from)
+        if created_to is not None:
+            query = query.where(orders.c.created_at < created_to)
+        query = query.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)
+        return [row.id for row in self._handle.connection.execute(query)]
+
+    def _write_new_transitions(self, order: Order) -> None:
+        saved = self._saved_transitions.get(order.id, 0)
+        new = order.status.history[saved:]
+        if new:
+            self._handle.connection.execute(
+                insert(order_transitions),
+                [
+                    {
+                        "order_id": order.id,
+                        "source": t.source.value,
+                        "target": t.target.value,
+                        "reason": t.reason,
+                        "at": t.at,
+                    }
+                    for t in new
+                ],
+            )
+        self._saved_transitions[order.id] = len(order.status.history)
+
+
+def _row(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "scope": order.scope,
+        "msisdn": order.msisdn,
+        "operator": order.operator,
+        "product_type": order.product_type,
+        "amount_qepik": order.amount_qepik,
+        "bundle_code": order.bundle_code,
+        "vat_qepik": order.vat_qepik,
+        "fee_qepik": order.fee_qepik,
+        "currency": order.currency,
+        "rate_micros": order.rate_micros,
+        "charge_minor": order.charge_minor,
+        "payment_method": order.payment_method.value,
+        "state": order.state.value,
+        "quote_id": order.quote_id,
+        "card_brand": order.card_brand,
+        "card_last_four": order.card_last_four,
+        "provider_reference": order.provider_reference,
+        "redirect_url": order.redirect_url,
+        "delivered_transaction_id": order.delivered_transaction_id,
+        "failure_code": order.failure_code,
+        "failure_message": order.failure_message,
+        "check_attempts": order.check_attempts,
+        "next_check_at": order.next_check_at,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at or order.created_at,
+    }

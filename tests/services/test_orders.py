@@ -1,0 +1,442 @@
+"""The card-order saga against a scripted acquirer: every path ends settled, and money captured = delivered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from tests.factories import make_line, snapshot
+from topup.adapters.clock import FixedClock
+from topup.bootstrap import Application
+from topup.domain.errors import DomainError
+from topup.domain.orders import OrderState
+from topup.domain.quotes import ProductType
+from topup.services import ledger, lines, orders, quotes
+from topup.services.payments import CardDetails, PaymentResult, PaymentStatus, ProviderUnavailable
+
+VISA = CardDetails("4242424242424242", 12, 2030, "123")
+CHALLENGE = CardDetails("4000000000003220", 12, 2030, "123")
+DECLINED = CardDetails("4000000000000002", 12, 2030, "123")
+
+
+@dataclass
+class Payment:
+    reference: str
+    amount: int
+    status: PaymentStatus
+    captured: int = 0
+
+
+@dataclass
+class ScriptedAcquirer:
+    """Behaves like the sandbox acquirer; `lose_next` drops the answer of the next call of that name after the
+    acquirer has acted on it, `down` refuses connections."""
+
+    payments: dict[str, Payment] = field(default_factory=dict)
+    lose_next: set[str] = field(default_factory=set)
+    down: bool = False
+    calls: list[str] = field(default_factory=list)
+
+    def _answer(self, call: str, payment: Payment) -> PaymentResult:
+        self.calls.append(call)
+        if call in self.lose_next:
+            self.lose_next.discard(call)
+            raise ProviderUnavailable(f"{call}: connection dropped", outcome_unknown=True)
+        decline = "card_declined" if payment.status is PaymentStatus.DECLINED else None
+        return PaymentResult(
+            payment.status,
+            provider_reference=f"pay_{payment.reference}",
+            redirect_url="https://sandbox.test/challenge" if payment.status is PaymentStatus.REQUIRES_ACTION else None,
+            decline_code=decline,
+        )
+
+    def _check_up(self) -> None:
+        if self.down:
+            raise ProviderUnavailable("connection refused", outcome_unknown=False)
+
+    def authorise(
+        self, *, reference: str, amount_minor: int, currency: str, card: CardDetails, return_url: str
+    ) -> PaymentResult:
+        self._check_up()
+        status = {
+            VISA.number: PaymentStatus.AUTHORISED,
+            CHALLENGE.number: PaymentStatus.REQUIRES_ACTION,
+        }.get(card.number, PaymentStatus.DECLINED)
+        payment = self.payments.setdefault(reference, Payment(reference, amount_minor, status))
+        return self._answer("authorise", payment)
+
+    def find(self, *, reference: str) -> PaymentResult:
+        self._check_up()
+        payment = self.payments.get(reference)
+        if payment is None:
+            self.calls.append("find")
+            return PaymentResult(PaymentStatus.NOT_FOUND)
+        return self._answer("find", payment)
+
+    def capture(self, *, provider_reference: str, amount_minor: int) -> PaymentResult:
+        self._check_up()
+        payment = self.payments[provider_reference.removeprefix("pay_")]
+        if payment.status is PaymentStatus.AUTHORISED:
+            payment.status, payment.captured = PaymentStatus.CAPTURED, amount_minor
+        return self._answer("capture", payment)
+
+    def void(self, *, provider_reference: str) -> PaymentResult:
+        self._check_up()
+        payment = self.payments[provider_reference.removeprefix("pay_")]
+        if payment.status is PaymentStatus.AUTHORISED:
+            payment.status = PaymentStatus.VOIDED
+        return self._answer("void", payment)
+
+    def refund(self, *, provider_reference: str, amount_minor: int) -> PaymentResult:
+        raise NotImplementedError
+
+    def approve_challenge(self, reference: str) -> None:
+        self.payments[reference].status = PaymentStatus.AUTHORISED
+
+
+@pytest.fixture
+def acquirer() -> ScriptedAcquirer:
+    return ScriptedAcquirer()
+
+
+@pytest.fixture
+def saga(application: Application, acquirer: ScriptedAcquirer) -> orders.Saga:
+    return orders.Saga(application.clock, application.codes, acquirer)
+
+
+def order_top_up(application: Application, saga: orders.Saga, number: str, amount_qepik: int, card: CardDetails):  # type: ignore[no-untyped-def]
+    return orders.place_card_order(
+        application.uow(),
+        saga,
+        scope="integrator",
+        number=number,
+        product_type=ProductType.TOPUP,
+        amount_qepik=amount_qepik,
+        card=card,
+        return_url="https://shop.test/back",
+    )
+
+
+def main_balance(application: Application, number: str) -> int:
+    return lines.balance(application.uow(), application.clock, number=number).main_qepik
+
+
+def targets(order: orders.Order) -> list[str]:
+    return [t.target.value for t in order.status.history]
+
+
+def test_a_frictionless_card_order_is_delivered_and_captured(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application)
+
+    order = order_top_up(application, saga, line.msisdn.e164, 1000, VISA)
+
+    assert order.state is OrderState.FULFILLED
+    assert targets(order) == ["paid", "fulfilled"]
+    assert (order.card_brand, order.card_last_four, order.charge_minor, order.currency) == ("visa", "4242", 1000, "AZN")
+    assert main_balance(application, line.msisdn.e164) == 1000
+    assert acquirer.payments[order.id].captured == 1000
+    assert acquirer.calls == ["authorise", "capture"]
+    stored = orders.get_order(application.uow(), order_id=order.id)
+    assert stored.state is OrderState.FULFILLED
+    assert targets(stored) == ["paid", "fulfilled"]
+    assert stored.delivered_transaction_id is not None
+    assert ledger.audit_ledger(application.uow()).ok
+
+
+def test_a_declined_card_fails_and_delivers_nothing(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application)
+
+    order = order_top_up(application, saga, line.msisdn.e164, 1000, DECLINED)
+
+    assert (order.state, order.failure_code) == (OrderState.FAILED, "card_declined")
+    assert main_balance(application, line.msisdn.e164) == 0
+    assert acquirer.calls == ["authorise"]
+
+
+def test_a_challenge_waits_for_the_customer_then_completes(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application)
+    order = order_top_up(application, saga, line.msisdn.e164, 500, CHALLENGE)
+    assert (order.state, order.redirect_url) == (OrderState.AWAITING_PAYMENT, "https://sandbox.test/challenge")
+    assert main_balance(application, line.msisdn.e164) == 0
+
+    acquirer.approve_challenge(order.id)
+    settled = orders.settle(application.uow(), saga, order_id=order.id)
+
+    assert settled.state is OrderState.FULFILLED
+    assert targets(settled) == ["awaiting_payment", "paid", "fulfilled"]
+    assert main_balance(application, line.msisdn.e164) == 500
+
+
+def test_an_abandoned_challenge_is_cancelled_after_the_timeout(
+    application: Application, saga: orders.Saga, clock: FixedClock
+) -> None:
+    line = make_line(application)
+    order = order_top_up(application, saga, line.msisdn.e164, 500, CHALLENGE)
+
+    clock.advance(orders.CHALLENGE_TIMEOUT)
+    assert orders.settle_due(application.uow(), saga) == 1
+
+    assert orders.get_order(application.uow(), order_id=order.id).state is OrderState.CANCELLED
+
+
+def test_a_lost_authorisation_answer_is_settled_by_asking_the_acquirer(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer, clock: FixedClock
+) -> None:
+    line = make_line(application)
+    acquirer.lose_next.add("authorise")
+
+    order = order_top_up(application, saga, line.msisdn.e164, 1000, VISA)
+    assert order.state is OrderState.UNKNOWN
+    assert main_balance(application, line.msisdn.e164) == 0
+    assert orders.settle_due(application.uow(), saga) == 0  # not due yet: the first check is after 5 minutes
+
+    clock.advance(orders.CHECK_DELAYS[0])
+    assert orders.settle_due(application.uow(), saga) == 1
+
+    settled = orders.get_order(application.uow(), order_id=order.id)
+    assert settled.state is OrderState.FULFILLED
+    assert targets(settled) == ["unknown", "paid", "fulfilled"]
+    assert main_balance(application, line.msisdn.e164) == 1000
+    assert acquirer.payments[order.id].captured == 1000
+
+
+def test_a_lost_capture_answer_never_delivers_twice(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer, clock: FixedClock
+) -> None:
+    line = make_line(application)
+    acquirer.lose_next.add("capture")
+
+    order = order_top_up(application, saga, line.msisdn.e164, 1000, VISA)
+    assert order.state is OrderState.UNKNOWN
+    assert main_balance(application, line.msisdn.e164) == 1000  # delivered before the capture was asked
+
+    clock.advance(orders.CHECK_DELAYS[0])
+    orders.settle_due(application.uow(), saga)
+
+    settled = orders.get_order(application.uow(), order_id=order.id)
+    assert settled.state is OrderState.FULFILLED
+    assert main_balance(application, line.msisdn.e164) == 1000
+    assert acquirer.payments[order.id].captured == 1000
+
+
+def test_an_undeliverable_order_releases_the_hold(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application)
+
+    class BarAfterAuthorise(ScriptedAcquirer):
+        def authorise(self, **kwargs: object) -> PaymentResult:  # type: ignore[override]
+            with application.engine.begin() as connection:  # the line is barred while the card is authorised
+                connection.execute(
+                    text("UPDATE lines SET status = 'barred' WHERE msisdn = :m"), {"m": line.msisdn.e164}
+                )
+            return super().authorise(**kwargs)  # type: ignore[arg-type]
+
+    barring = BarAfterAuthorise()
+    order = order_top_up(
+        application, orders.Saga(application.clock, application.codes, barring), line.msisdn.e164, 1000, VISA
+    )
+
+    assert (order.state, order.failure_code) == (OrderState.FAILED, "line_barred")
+    assert targets(order) == ["paid", "failed"]
+    assert barring.payments[order.id].status is PaymentStatus.VOIDED
+    assert barring.calls == ["authorise", "void"]
+    assert main_balance(application, line.msisdn.e164) == 0
+
+
+def test_an_acquirer_that_cannot_be_reached_fails_the_order_cleanly(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application)
+    acquirer.down = True
+
+    order = order_top_up(application, saga, line.msisdn.e164, 1000, VISA)
+
+    assert (order.state, order.failure_code) == (OrderState.FAILED, "provider_unavailable")
+    assert main_balance(application, line.msisdn.e164) == 0
+
+
+def test_an_order_whose_process_died_before_asking_is_failed_after_the_grace(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer, clock: FixedClock
+) -> None:
+    line = make_line(application)
+
+    class DiesBeforeCalling(ScriptedAcquirer):
+        def authorise(self, **kwargs: object) -> PaymentResult:  # type: ignore[override]
+            raise KeyboardInterrupt  # the process is killed between recording the order and calling out
+
+    with pytest.raises(KeyboardInterrupt):
+        order_top_up(
+            application,
+            orders.Saga(application.clock, application.codes, DiesBeforeCalling()),
+            line.msisdn.e164,
+            1000,
+            VISA,
+        )
+    [order_id] = [o.id for o in orders.list_orders(application.uow(), scope=None)]
+    assert orders.settle(application.uow(), saga, order_id=order_id).state is OrderState.CREATED  # still in grace
+
+    clock.advance(orders.CREATED_GRACE)
+    orders.settle_due(application.uow(), saga)
+
+    settled = orders.get_order(application.uow(), order_id=order_id)
+    assert (settled.state, settled.failure_code) == (OrderState.FAILED, "payment_not_received")
+    assert main_balance(application, line.msisdn.e164) == 0
+
+
+def test_a_bundle_bought_by_card_leaves_the_balance_alone(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application, prefix="70", balance_qepik=100)
+
+    order = orders.place_card_order(
+        application.uow(),
+        saga,
+        scope="integrator",
+        number=line.msisdn.e164,
+        product_type=ProductType.BUNDLE,
+        bundle_code="nar-3-5gb-14d",
+        card=VISA,
+        return_url="https://shop.test/back",
+    )
+
+    assert (order.state, order.charge_minor) == (OrderState.FULFILLED, 677)
+    balance = lines.balance(application.uow(), application.clock, number=line.msisdn.e164)
+    assert balance.main_qepik == 100
+    assert [v.bundle_code for v in balance.buckets] == ["nar-3-5gb-14d"] * 3
+    assert ledger.audit_ledger(application.uow()).ok
+
+
+def test_an_order_in_dollars_pays_the_quoted_amount(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application)
+    quotes.set_rate(application.uow(), application.clock, currency="USD", rate="1.7", set_by="test")
+    quoted = quotes.quote(
+        application.uow(),
+        application.clock,
+        number=line.msisdn.e164,
+        product_type=ProductType.TOPUP,
+        amount_qepik=1000,
+        currency="USD",
+    )
+
+    order = orders.place_card_order(
+        application.uow(),
+        saga,
+        scope="integrator",
+        number=line.msisdn.e164,
+        product_type=ProductType.TOPUP,
+        amount_qepik=1000,
+        currency="USD",
+        quote_id=quoted.id,
+        card=VISA,
+        return_url="https://shop.test/back",
+    )
+
+    assert (order.state, order.currency, order.charge_minor, order.rate_micros) == (
+        OrderState.FULFILLED,
+        "USD",
+        589,
+        1_700_000,
+    )
+    assert acquirer.payments[order.id].captured == 589
+    assert main_balance(application, line.msisdn.e164) == 1000
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [({"amount_qepik": 2000}, "quote_mismatch"), ({"currency": "AZN"}, "quote_mismatch"), ({}, "quote_expired")],
+)
+def test_a_quote_must_match_and_be_live(
+    application: Application,
+    saga: orders.Saga,
+    acquirer: ScriptedAcquirer,
+    clock: FixedClock,
+    change: dict[str, object],
+    code: str,
+) -> None:
+    line = make_line(application)
+    quotes.set_rate(application.uow(), application.clock, currency="USD", rate="1.7", set_by="test")
+    quoted = quotes.quote(
+        application.uow(),
+        application.clock,
+        number=line.msisdn.e164,
+        product_type=ProductType.TOPUP,
+        amount_qepik=1000,
+        currency="USD",
+    )
+    if not change:
+        clock.advance(timedelta(seconds=quotes.QUOTE_LOCK_SECONDS_DEFAULT))
+    before = snapshot(application)
+    arguments: dict[str, object] = {"amount_qepik": 1000, "currency": "USD", **change}
+
+    with pytest.raises(DomainError) as refused:
+        orders.place_card_order(
+            application.uow(),
+            saga,
+            scope="integrator",
+            number=line.msisdn.e164,
+            product_type=ProductType.TOPUP,
+            quote_id=quoted.id,
+            card=VISA,
+            return_url="https://shop.test/back",
+            **arguments,  # type: ignore[arg-type]
+        )
+
+    assert refused.value.code == code
+    assert snapshot(application) == before
+    assert acquirer.calls == []
+
+
+@pytest.mark.parametrize(
+    ("card", "code"),
+    [
+        (CardDetails("4242424242424241", 12, 2030, "123"), "card_invalid"),
+        (CardDetails("4242424242424242", 10, 2026, "123"), "card_expired"),
+        (CardDetails("4242424242424242", 12, 2030, "12"), "card_invalid"),
+    ],
+)
+def test_bad_cards_never_reach_the_acquirer(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer, card: CardDetails, code: str
+) -> None:
+    line = make_line(application)
+    with pytest.raises(DomainError) as refused:
+        order_top_up(application, saga, line.msisdn.e164, 1000, card)
+    assert refused.value.code == code
+    assert acquirer.calls == []
+    assert orders.list_orders(application.uow(), scope=None) == []
+
+
+def test_orders_are_private_to_who_placed_them(application: Application, saga: orders.Saga) -> None:
+    line = make_line(application)
+    order = order_top_up(application, saga, line.msisdn.e164, 1000, VISA)
+
+    with pytest.raises(DomainError) as hidden:
+        orders.get_order(application.uow(), order_id=order.id, scope="someone-else")
+
+    assert hidden.value.code == "order_not_found"
+    assert orders.get_order(application.uow(), order_id=order.id, scope="integrator").id == order.id
+    assert [o.id for o in orders.list_orders(application.uow(), scope="someone-else")] == []
+
+
+def test_a_waiting_order_can_be_cancelled_but_a_fulfilled_one_cannot(
+    application: Application, saga: orders.Saga
+) -> None:
+    line = make_line(application)
+    waiting = order_top_up(application, saga, line.msisdn.e164, 500, CHALLENGE)
+    done = order_top_up(application, saga, line.msisdn.e164, 500, VISA)
+
+    assert orders.cancel(application.uow(), saga, order_id=waiting.id, scope="integrator").state is OrderState.CANCELLED
+    with pytest.raises(DomainError) as refused:
+        orders.cancel(application.uow(), saga, order_id=done.id, scope="integrator")
+    assert refused.value.code == "order_not_cancellable"
