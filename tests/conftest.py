@@ -95,7 +95,14 @@ def postgres_url(postgres_schema_url: str) -> str:
 
 
 def make_application(url: str, clock: FixedClock) -> Application:
-    settings = Settings(database_url=url, catalogue_recheck_seconds=0, api_key_cache_seconds=0, database_pool_size=20)
+    settings = Settings(
+        database_url=url,
+        catalogue_recheck_seconds=0,
+        api_key_cache_seconds=0,
+        database_pool_size=20,
+        worker_in_process=False,  # tests drive the worker themselves
+        sandbox_enabled=False,  # the sandbox acquirer has its own tests; API tests inject a scripted one
+    )
     application = bootstrap(settings, clock=clock)
     catalogue.load_catalogue(application.uow(), clock, source=SAMPLE_CATALOGUE.read_text(encoding="utf-8"))
     return application

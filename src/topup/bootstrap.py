@@ -11,8 +11,11 @@ from topup.adapters.db.catalogue_store import CatalogueCache
 from topup.adapters.db.engine import make_engine
 from topup.adapters.db.migrate import current_revision, head_revision, upgrade
 from topup.adapters.db.unit_of_work import ProcessCaches, SqlUnitOfWork
+from topup.adapters.payments.card_acquirer import HttpCardAcquirer
 from topup.adapters.receipt_codes import HmacReceiptCodes
 from topup.config import Settings
+from topup.services.orders import Saga
+from topup.services.payments import CardAcquirer
 from topup.services.ports import Clock, ReceiptCodes
 
 
@@ -23,6 +26,17 @@ class Application:
     clock: Clock
     codes: ReceiptCodes
     caches: ProcessCaches = field(default_factory=ProcessCaches)
+    acquirer: CardAcquirer | None = None
+
+    @property
+    def saga(self) -> Saga:
+        if self.acquirer is None:
+            self.acquirer = HttpCardAcquirer(
+                self.settings.acquirer_url,
+                secret=self.settings.card_acquirer_secret,
+                timeout_seconds=self.settings.card_acquirer_timeout_seconds,
+            )
+        return Saga(self.clock, self.codes, self.acquirer)
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.caches, self.clock)
@@ -37,7 +51,9 @@ class Application:
         self.engine.dispose()
 
 
-def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> Application:
+def bootstrap(
+    settings: Settings | None = None, *, clock: Clock | None = None, acquirer: CardAcquirer | None = None
+) -> Application:
     settings = settings or Settings()
     caches = ProcessCaches(catalogue=CatalogueCache(recheck_seconds=settings.catalogue_recheck_seconds))
     return Application(
@@ -46,4 +62,5 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
         clock=clock or SystemClock(),
         codes=HmacReceiptCodes(settings.secret_key),
         caches=caches,
+        acquirer=acquirer,
     )

@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     catalogue_recheck_seconds: float = Field(default=2.0, ge=0, le=300)
     api_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     public_base_url: str = "http://127.0.0.1:8000"
+    # The card acquirer. By default the sandbox that ships in the product, served by the same server under
+    # /sandbox/card (see README: magic cards); point these at a real acquirer's endpoint in production.
+    card_acquirer_url: str | None = None
+    card_acquirer_secret: str = "sandbox-secret"  # noqa: S105 - the sandbox's; set a real one in production
+    card_acquirer_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    sandbox_enabled: bool = True
+    sandbox_database_path: str = str(DEFAULT_DATA_DIR / "sandbox-card.db")
+    # The recovery worker that `topup serve` runs in-process: how often it looks for unsettled orders.
+    worker_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    worker_in_process: bool = True
     # How long a quote's exchange rate stays locked.
     quote_lock_seconds: int = Field(default=900, ge=30, le=86_400)
 
@@ -36,6 +46,12 @@ class Settings(BaseSettings):
     def _refuse_default_secret_in_production(self) -> Settings:
         if self.environment is Environment.PRODUCTION and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError("TOPUP_SECRET_KEY must be set to a secret value in production")
+        if self.environment is Environment.PRODUCTION and self.sandbox_enabled:
+            raise ValueError("TOPUP_SANDBOX_ENABLED must be false in production: the sandbox takes fake cards")
         if self.environment is Environment.PRODUCTION and len(self.secret_key) < 32:
             raise ValueError("TOPUP_SECRET_KEY must be at least 32 characters in production")
         return self
+
+    @property
+    def acquirer_url(self) -> str:
+        return self.card_acquirer_url or f"{self.public_base_url}/sandbox/card"

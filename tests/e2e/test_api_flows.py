@@ -581,3 +581,27 @@ def test_docs_and_openapi(client: TestClient) -> None:
     assert "post" in paths["/v1/topups"]
     assert "/v1/lines/{msisdn}/balance" in paths
     assert "/v1/transactions/{transaction_id}/receipt" in paths
+
+
+def test_anyone_can_verify_a_receipt_by_its_code(client: TestClient, application: Application) -> None:
+    from tests.factories import make_line
+
+    line = make_line(application, balance_qepik=500)
+    record = client.get(f"/v1/lines/{line.msisdn.e164}/transactions").json()["items"][0]
+    code = record["verification_code"]
+
+    for typed in (code, code.lower(), code.replace("-", ""), f" {code} "):
+        response = client.get("/v1/receipts/verify", params={"code": typed}, headers={"Authorization": ""})
+        assert response.status_code == 200
+        assert response.json() == {
+            "genuine": True,
+            "verification_code": code,
+            "kind": "topup",
+            "msisdn": line.msisdn.masked,
+            "operator": "azercell",
+            "amount": {"amount": "5.00", "currency": "AZN"},
+            "created_at": record["created_at"],
+        }
+    for forged in ("AAAAA-AAAAA", "x" * 32, "' OR 1=1 --"):
+        response = client.get("/v1/receipts/verify", params={"code": forged}, headers={"Authorization": ""})
+        assert (response.status_code, response.json()["error"]["code"]) == (404, "receipt_not_found")

@@ -192,3 +192,8 @@ class IdempotencyKeyReused(DomainError):
 class ApiKeyNotFound(DomainError):
     code = "api_key_not_found"
     kind = ErrorKind.NOT_FOUND
+
+
+class ReceiptNotFound(DomainError):
+    code = "receipt_not_found"
+    kind = ErrorKind.NOT_FOUND

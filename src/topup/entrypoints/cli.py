@@ -113,6 +113,29 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Settle what is due now and exit")] = False,
+) -> None:
+    """Settle unfinished orders (unknown answers, crashes, abandoned 3-D Secure) until stopped."""
+    import threading
+
+    from topup.entrypoints import worker as worker_module
+
+    with _application() as application:
+        if once:
+            console.print(f"Orders looked at: {worker_module.run_once(application)}")
+            return
+        stop = threading.Event()
+        console.print(f"Worker running every {application.settings.worker_interval_seconds:g} s; Ctrl+C stops it.")
+        try:
+            worker_module.run_until_stopped(
+                application, stop, interval_seconds=application.settings.worker_interval_seconds
+            )
+        except KeyboardInterrupt:
+            stop.set()
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database to the newest schema."""

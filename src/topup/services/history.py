@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from topup.domain.catalogue import Bundle, Operator
-from topup.domain.errors import InvalidCursor, InvalidInput, TransactionNotFound
+from topup.domain.errors import InvalidCursor, InvalidInput, ReceiptNotFound, TransactionNotFound
 from topup.domain.history import HistoryPage, TransactionRecord
 from topup.domain.ledger import TransactionKind
 from topup.domain.numbers import parse_msisdn
@@ -100,3 +101,20 @@ def receipt(uow: UnitOfWork, *, transaction_id: str) -> Receipt:
         bundle = operator.bundles.get(record.bundle_code) if record.bundle_code else None
         line = require_line(uow, parse_msisdn(record.msisdn))
     return Receipt(record, operator, bundle, line.language, catalogue.vat_rate_basis_points)
+
+
+_CODE_PATTERN = re.compile(r"[0-9A-Z]{5}-[0-9A-Z]{5}")
+
+
+def verify_receipt(uow: UnitOfWork, *, code: str) -> TransactionRecord:
+    """The transaction a receipt's verification code belongs to; anyone may ask (shops, their customers)."""
+    normalised = code.strip().upper().replace(" ", "")
+    if len(normalised) == 10:
+        normalised = f"{normalised[:5]}-{normalised[5:]}"
+    record = None
+    if _CODE_PATTERN.fullmatch(normalised):
+        with uow:
+            record = uow.transactions.by_verification_code(normalised)
+    if record is None:
+        raise ReceiptNotFound("No receipt has this verification code: it is not genuine, or mistyped.")
+    return record

@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Callable
 
-from topup.domain.errors import IdempotencyKeyInvalid, IdempotencyKeyMissing
+from topup.domain.errors import DomainError, ErrorKind, IdempotencyKeyInvalid, IdempotencyKeyMissing
 from topup.services.ports import Clock, IdempotentRequest, StoredResponse, UnitOfWork
 
 KEY_LENGTH_MAX = 255
@@ -39,3 +39,43 @@ def run_once(
         uow.idempotency.complete(request, response)
         uow.commit()
     return response, False
+
+
+class IdempotentRequestInProgress(DomainError):
+    code = "idempotency_request_in_progress"
+    kind = ErrorKind.CONFLICT
+
+
+def run_saga_once(
+    uow: UnitOfWork,
+    clock: Clock,
+    request: IdempotentRequest,
+    *,
+    resource_id: str,
+    start: Callable[[], StoredResponse],
+    current: Callable[[str], StoredResponse | None],
+) -> tuple[StoredResponse, bool]:
+    """For requests that call a provider, which must not happen inside a database transaction.
+
+    The key is claimed and committed first, naming the resource the request creates (`resource_id`); then
+    `start()` runs (its own transactions, its provider calls) and the answer is stored. A retry while the
+    first is still running, or after it died, gets the resource as it stands now (`current`), or — when the
+    resource was never recorded — `409 idempotency_request_in_progress` (nothing was charged: use a new key).
+    """
+    with uow:
+        stored = uow.idempotency.claim(request, now=clock.now(), pending_body=resource_id)
+        uow.commit()
+    if stored is None:
+        response = start()
+        with uow:
+            uow.idempotency.complete(request, response)
+            uow.commit()
+        return response, False
+    if stored.status_code is not None:
+        return stored, True
+    now_standing = current(stored.body)
+    if now_standing is None:
+        raise IdempotentRequestInProgress(
+            "A request with this Idempotency-Key is still being processed: ask again in a moment."
+        )
+    return now_standing, True

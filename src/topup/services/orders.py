@@ -79,12 +79,16 @@ def place_card_order(
     bundle_code: str | None = None,
     currency: str = "AZN",
     quote_id: str | None = None,
+    order_id: str | None = None,
 ) -> Order:
-    """Record the order, ask the acquirer to authorise, and carry on as far as the answer allows."""
+    """Record the order, ask the acquirer to authorise, and carry on as far as the answer allows.
+
+    `return_url` may contain "{order_id}"; `order_id` lets the caller choose the id (for idempotency)."""
     msisdn = parse_msisdn(number)
     now = saga.clock.now()
-    _, summary = check_card(card.number, card.expiry_month, card.expiry_year, today=baku_date(now))
+    pan, summary = check_card(card.number, card.expiry_month, card.expiry_year, today=baku_date(now))
     check_cvc(card.cvc, brand=summary.brand)
+    card = CardDetails(pan, card.expiry_month, card.expiry_year, card.cvc)  # digits only, as acquirers expect
     with uow:
         line = require_line(uow, msisdn)
         terms = _terms(uow, saga.clock, quote_id, msisdn.e164, product_type, amount_qepik, bundle_code, currency)
@@ -92,7 +96,7 @@ def place_card_order(
             catalogue = uow.catalogue.current()
             line.plan_top_up(catalogue.operator(line.operator), terms.amount_qepik, today=baku_date(now), vat_bp=0)
         order = Order(
-            id=uuid.uuid4().hex,
+            id=order_id or uuid.uuid4().hex,
             scope=scope,
             msisdn=msisdn.e164,
             operator=terms.operator,
@@ -120,7 +124,7 @@ def place_card_order(
             amount_minor=order.charge_minor,
             currency=order.currency,
             card=card,
-            return_url=return_url,
+            return_url=return_url.replace("{order_id}", order.id),
         )
     except ProviderUnavailable as error:
         return _record_no_answer(uow, saga, order.id, step="authorise", unknown=error.outcome_unknown)

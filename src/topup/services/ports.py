@@ -40,7 +40,7 @@ class ApiKeyRecord:
 
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
-    status_code: int
+    status_code: int | None  # None: claimed, still being worked on (body then names the resource)
     body: str
 
 
@@ -207,6 +207,8 @@ class Ledger(Protocol):
 
 
 class TransactionRepository(Protocol):
+    def by_verification_code(self, code: str) -> TransactionRecord | None: ...
+
     def get(self, transaction_id: str) -> TransactionRecord | None: ...
 
     def page(
@@ -234,7 +236,9 @@ class ApiKeyRepository(Protocol):
 
 
 class IdempotencyStore(Protocol):
-    def claim(self, request: IdempotentRequest, *, now: datetime) -> StoredResponse | None:
+    def claim(
+        self, request: IdempotentRequest, *, now: datetime, pending_body: str | None = None
+    ) -> StoredResponse | None:
         """Claim the key inside the current transaction. None: it is ours, go on. A stored response: the
         request was done before, replay it. Raises IdempotencyKeyReused for the same key with another request.
         A concurrent claim of the same key waits until the first transaction ends."""

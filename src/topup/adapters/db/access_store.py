@@ -63,6 +63,7 @@ def _claim_statement(handle: ConnectionHandle) -> Any:
             key=bindparam("b_key"),
             fingerprint=bindparam("b_fingerprint"),
             created_at=bindparam("b_created_at"),
+            body=bindparam("b_body"),
         )
         .on_conflict_do_nothing(index_elements=[idempotency_keys.c.scope, idempotency_keys.c.key])
         .returning(idempotency_keys.c.key)
@@ -84,7 +85,9 @@ class SqlIdempotencyStore:
     def __init__(self, handle: ConnectionHandle) -> None:
         self._handle = handle
 
-    def claim(self, request: IdempotentRequest, *, now: datetime) -> StoredResponse | None:
+    def claim(
+        self, request: IdempotentRequest, *, now: datetime, pending_body: str | None = None
+    ) -> StoredResponse | None:
         connection = self._handle.connection
         dialect = self._handle.dialect
         statement = _CLAIM_BY_DIALECT.get(dialect)
@@ -92,7 +95,7 @@ class SqlIdempotencyStore:
             statement = _CLAIM_BY_DIALECT[dialect] = _claim_statement(self._handle)
         key = {"b_scope": request.scope, "b_key": request.key}
         claimed = connection.execute(
-            statement, {**key, "b_fingerprint": request.fingerprint, "b_created_at": now}
+            statement, {**key, "b_fingerprint": request.fingerprint, "b_created_at": now, "b_body": pending_body}
         ).first()
         if claimed is not None:
             return None

@@ -19,6 +19,10 @@ class SqlTransactionRepository:
     def __init__(self, handle: ConnectionHandle) -> None:
         self._handle = handle
 
+    def by_verification_code(self, code: str) -> TransactionRecord | None:
+        row = self._handle.connection.execute(select(table).where(table.c.verification_code == code)).first()
+        return None if row is None else _record(row._mapping)
+
     def get(self, transaction_id: str) -> TransactionRecord | None:
         row = self._handle.connection.execute(select(table).where(table.c.id == transaction_id)).first()
         return None if row is None else _record(row._mapping)

@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 
+from topup.adapters.payments.sandbox_acquirer import create_sandbox_acquirer
 from topup.bootstrap import Application
 from topup.entrypoints.api.body_limit import BodyLimit
 from topup.entrypoints.api.deps import ApiKeyCache, AppDep
 from topup.entrypoints.api.errors import install_error_handlers
-from topup.entrypoints.api.routes import catalogue, lines, numbers, quotes, topups, transactions
+from topup.entrypoints.api.routes import catalogue, lines, numbers, orders, quotes, topups, transactions
+from topup.entrypoints.worker import start_in_thread
 
+SANDBOX_PATH = "/sandbox/card"  # the fake card acquirer with its 3-D Secure pages (development only)
 BODY_BYTES_MAX = 1_100_000  # the largest body is a catalogue file (1 MB); JSON bodies are far smaller
 
 
 def create_app(application: Application) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = start_in_thread(application) if application.settings.worker_in_process else None
+        yield
+        if worker is not None:
+            thread, stop = worker
+            stop.set()
+            thread.join(timeout=30)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Topup",
         version="0.1.0",
         description=(
@@ -35,8 +51,18 @@ def create_app(application: Application) -> FastAPI:
 
     app.add_middleware(BodyLimit, bytes_max=BODY_BYTES_MAX)
 
-    for module in (numbers, catalogue, lines, topups, quotes, transactions):
+    for module in (numbers, catalogue, lines, topups, quotes, orders, transactions):
         app.include_router(module.router, prefix="/v1")
+    settings = application.settings
+    if settings.sandbox_enabled:
+        app.mount(
+            SANDBOX_PATH,
+            create_sandbox_acquirer(
+                Path(settings.sandbox_database_path),
+                secret=settings.card_acquirer_secret,
+                public_base_url=f"{settings.public_base_url}{SANDBOX_PATH}",
+            ),
+        )
 
     @app.get("/v1/health", tags=["health"], summary="Is the service up and its database reachable?")
     def health(application: AppDep) -> dict[str, Any]:

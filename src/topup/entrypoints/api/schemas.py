@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
@@ -51,3 +52,33 @@ class NewQuote(Strict):
 
 class NewRate(Strict):
     rate: StrictStr = Field(max_length=32, examples=["1.700000"], description="AZN per unit of the currency")
+
+
+class CardInput(Strict):
+    number: StrictStr = Field(max_length=32, examples=["4242 4242 4242 4242"])
+    expiry_month: int = Field(examples=[12])
+    expiry_year: int = Field(examples=[2030])
+    cvc: StrictStr = Field(max_length=4, examples=["123"])
+
+
+class CardPaymentInput(Strict):
+    method: Literal["card"]
+    card: CardInput
+
+
+class NewOrder(Strict):
+    msisdn: StrictStr = Field(max_length=32)
+    product: TopUpProduct | BundleProduct = Field(discriminator="type")
+    payment: CardPaymentInput
+    currency: StrictStr = Field(default="AZN", max_length=8)
+    quote_id: StrictStr | None = Field(default=None, max_length=64)
+
+    def fingerprint_body(self) -> str:
+        """The body as the idempotency check sees it: the card reduced to what may be kept (never the PAN)."""
+        card = self.payment.card
+        masked = self.model_dump(mode="json")
+        masked["payment"]["card"] = {
+            "last_four": card.number[-4:],
+            "expiry": f"{card.expiry_month}/{card.expiry_year}",
+        }
+        return json.dumps(masked, sort_keys=True)

@@ -9,6 +9,7 @@ from topup.domain.fx import format_minor, format_rate
 from topup.domain.history import TransactionRecord
 from topup.domain.lines import Line
 from topup.domain.money import CURRENCY, format_amount
+from topup.domain.orders import Order, OrderState
 from topup.domain.quotes import ProductType, Quote
 from topup.services.lines import Balance
 from topup.services.numbers import NumberInfo
@@ -164,3 +165,50 @@ def fx_rate(value: FxRate) -> dict[str, Any]:
         "set_at": value.set_at.isoformat(),
         "set_by": value.set_by,
     }
+
+
+def order(value: Order, *, base_url: str = "") -> dict[str, Any]:
+    product: dict[str, Any] = (
+        {"type": "topup", "amount": format_amount(value.amount_qepik)}
+        if value.product_type == ProductType.TOPUP.value
+        else {"type": "bundle", "code": value.bundle_code}
+    )
+    body: dict[str, Any] = {
+        "id": value.id,
+        "status": value.state.value,
+        "msisdn": value.msisdn,
+        "operator": value.operator,
+        "product": product,
+        "price": money(value.amount_qepik),
+        "vat": money(value.vat_qepik),
+        "fee": money(value.fee_qepik),
+        "charge": {"amount": format_minor(value.currency, value.charge_minor), "currency": value.currency},
+        "rate": format_rate(value.rate_micros) if value.rate_micros else None,
+        "quote_id": value.quote_id,
+        "payment": {
+            "method": value.payment_method.value,
+            "brand": value.card_brand,
+            "last_four": value.card_last_four,
+        },
+        "next_action": (
+            {"redirect_url": value.redirect_url}
+            if value.state is OrderState.AWAITING_PAYMENT and value.redirect_url
+            else None
+        ),
+        "delivered": (
+            {
+                "transaction_id": value.delivered_transaction_id,
+                "receipt_url": f"{base_url}/v1/transactions/{value.delivered_transaction_id}/receipt",
+            }
+            if value.delivered_transaction_id
+            else None
+        ),
+        "failure": {"code": value.failure_code, "message": value.failure_message} if value.failure_code else None,
+        "created_at": value.created_at.isoformat(),
+        "updated_at": (value.updated_at or value.created_at).isoformat(),
+        "transitions": [
+            {"from": t.source.value, "to": t.target.value, "reason": t.reason, "at": t.at.isoformat()}
+            for t in value.status.history
+        ],
+    }
+    return body

@@ -9,6 +9,8 @@ from fastapi.responses import HTMLResponse
 
 from topup.adapters.receipts.html import render_receipt_html
 from topup.adapters.receipts.pdf import render_receipt_pdf
+from topup.domain.money import format_amount
+from topup.domain.numbers import Msisdn
 from topup.entrypoints.api import serialise
 from topup.entrypoints.api.deps import AppDep, CallerDep
 from topup.services import history
@@ -41,3 +43,17 @@ def get_receipt(
             headers={"Content-Disposition": f'inline; filename="receipt-{transaction_id}.pdf"'},
         )
     return HTMLResponse(render_receipt_html(receipt))
+
+
+@router.get("/receipts/verify", summary="Is this receipt genuine? Public: no API key needed")
+def verify_receipt(application: AppDep, code: Annotated[str, Query(min_length=1, max_length=32)]) -> dict[str, Any]:
+    record = history.verify_receipt(application.uow(), code=code)
+    return {
+        "genuine": True,
+        "verification_code": record.verification_code,
+        "kind": record.kind.value,
+        "msisdn": Msisdn(record.msisdn).masked,
+        "operator": record.operator,
+        "amount": {"amount": format_amount(record.amount_qepik), "currency": "AZN"},
+        "created_at": record.created_at.isoformat(),
+    }

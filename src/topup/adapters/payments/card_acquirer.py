@@ -1,0 +1,192 @@
+"""The card acquirer over HTTP: `CardAcquirer` spoken to an acquirer (or the sandbox) with httpx.
+
+Errors say what a retry can do:
+- `ProviderUnavailable(outcome_unknown=False)`: the request surely had no effect (nothing was sent, or the
+  acquirer refused our credentials or configuration). Retrying later is safe; fixing the setup may be needed.
+- `ProviderUnavailable(outcome_unknown=True)`: the request may have taken effect (a timeout or dropped
+  connection after sending, a 5xx, a body we cannot read). Only `find` can tell; never guess.
+- `PaymentRefused`: the acquirer understood and said no (capture of a declined payment, refund above what
+  was captured, an order id reused with other details). Repeating the same request cannot help.
+Nothing here logs, or puts in a message, the card number or security code.
+"""
+
+from __future__ import annotations
+
+import re
+from types import TracebackType
+from typing import Literal, Self
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from topup.services.payments import CardDetails, PaymentResult, PaymentStatus, ProviderUnavailable
+
+_ERROR_CODE = re.compile(r"[a-z0-9_]{1,64}")
+# Failures that happen before a byte of the request leaves: the acquirer cannot have acted on it.
+_NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class PaymentRefused(Exception):
+    """The acquirer refused a move on a payment; `code` is its reason (invalid_state, invalid_amount,
+    not_found, idempotency_conflict)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Card(BaseModel):
+    brand: str
+    last4: str
+
+
+class _Decline(BaseModel):
+    code: str
+    response_code: str
+    message: str
+
+
+class _NextAction(BaseModel):
+    type: Literal["redirect"]
+    url: str
+
+
+class _Payment(BaseModel):
+    id: str
+    reference: str
+    status: Literal["requires_action", "authorised", "declined", "captured", "voided", "refunded"]
+    card: _Card
+    decline: _Decline | None = None
+    next_action: _NextAction | None = None
+
+
+class HttpCardAcquirer:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        secret: str,
+        timeout_seconds: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=httpx.Timeout(timeout_seconds),
+            transport=transport,
+        )
+
+    def authorise(
+        self, *, reference: str, amount_minor: int, currency: str, card: CardDetails, return_url: str
+    ) -> PaymentResult:
+        body = {
+            "reference": reference,
+            "amount": amount_minor,
+            "currency": currency,
+            "card": {
+                "number": card.number,
+                "expiry_month": card.expiry_month,
+                "expiry_year": card.expiry_year,
+                "cvc": card.cvc,
+            },
+            "return_url": return_url,
+        }
+        response = self._send("POST", "/payments", json=body, headers={"Idempotency-Key": reference})
+        code = _error_code(response)
+        if response.status_code == 409 and code != "unknown":
+            raise PaymentRefused(f"The card acquirer refused payment {reference!r}: {code}.", code=code)
+        return _result(response, reference=reference)
+
+    def find(self, *, reference: str) -> PaymentResult:
+        response = self._send("GET", "/payments", params={"reference": reference})
+        # Only the acquirer's own "no such payment" settles it; a 404 from a wrong address must not.
+        if response.status_code == 404 and _error_code(response) == "not_found":
+            return PaymentResult(status=PaymentStatus.NOT_FOUND)
+        return _result(response, reference=reference)
+
+    def capture(self, *, provider_reference: str, amount_minor: int) -> PaymentResult:
+        return self._move(provider_reference, "capture", {"amount": amount_minor})
+
+    def void(self, *, provider_reference: str) -> PaymentResult:
+        return self._move(provider_reference, "void", None)
+
+    def refund(self, *, provider_reference: str, amount_minor: int) -> PaymentResult:
+        return self._move(provider_reference, "refunds", {"amount": amount_minor})
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _move(self, provider_reference: str, action: str, body: dict[str, int] | None) -> PaymentResult:
+        path = f"/payments/{quote(provider_reference, safe='')}/{action}"
+        response = self._send("POST", path, json=body)
+        code = _error_code(response)
+        # Only the acquirer's own refusals; a bare 404 from a wrong address is a configuration problem.
+        if response.status_code in {404, 409, 422} and code != "unknown":
+            raise PaymentRefused(f"The card acquirer refused to {action} {provider_reference}: {code}.", code=code)
+        return _result(response, payment_id=provider_reference)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        try:
+            return self._client.request(method, path, json=json, params=params, headers=headers)
+        except _NOTHING_SENT as error:
+            raise ProviderUnavailable(f"The card acquirer is unreachable: {error}", outcome_unknown=False) from error
+        except httpx.TransportError as error:
+            message = f"The card acquirer did not answer {method} {path}: {type(error).__name__}"
+            raise ProviderUnavailable(message, outcome_unknown=True) from error
+
+
+def _result(response: httpx.Response, *, reference: str | None = None, payment_id: str | None = None) -> PaymentResult:
+    """The payment in a 2xx answer; anything else raises `ProviderUnavailable`, saying whether it may have
+    taken effect."""
+    status_code = response.status_code
+    if status_code >= 500:
+        raise ProviderUnavailable(f"The card acquirer failed (HTTP {status_code}).", outcome_unknown=True)
+    if 400 <= status_code < 500:  # our credentials or our request are wrong: nothing happened
+        message = f"The card acquirer refused the request (HTTP {status_code}, {_error_code(response)})."
+        raise ProviderUnavailable(message, outcome_unknown=False)
+    try:
+        if status_code not in {200, 201}:
+            raise ValueError(status_code)
+        payment = _Payment.model_validate_json(response.content)
+        if reference not in {None, payment.reference} or payment_id not in {None, payment.id}:
+            raise ValueError("an answer about another payment")
+    except (ValidationError, ValueError):
+        message = f"The card acquirer answered something unreadable (HTTP {status_code})."
+        raise ProviderUnavailable(message, outcome_unknown=True) from None
+    decline = payment.decline
+    return PaymentResult(
+        status=PaymentStatus(payment.status),
+        provider_reference=payment.id,
+        redirect_url=payment.next_action.url if payment.next_action else None,
+        decline_code=decline.code if decline else None,
+        raw_code=decline.response_code if decline else None,
+        message=decline.message if decline else None,
+        brand=payment.card.brand,
+        last_four=payment.card.last4,
+    )
+
+
+def _error_code(response: httpx.Response) -> str:
+    """The acquirer's error code, if it sent a sane one; never any other part of its answer."""
+    try:
+        code = response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return "unknown"
+    return code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else "unknown"

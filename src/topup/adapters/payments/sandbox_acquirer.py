@@ -1,0 +1,327 @@
+"""A fake card acquirer that ships in the product, so that card payments work end to end without a bank.
+
+It speaks the HTTP protocol `HttpCardAcquirer` expects, keeps its payments in its own SQLite file, and
+behaves according to the magic cards in `sandbox_cards`. The 3-D Secure challenge is a real page in the
+customer's browser. Card numbers are checked and forgotten: only brand and last four digits are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.types import Receive, Scope, Send
+
+from topup.adapters.clock import SystemClock
+from topup.adapters.payments import sandbox_pages
+from topup.adapters.payments.sandbox_cards import (
+    AUTHENTICATION_CANCELLED,
+    AUTHENTICATION_FAILED,
+    CHALLENGE_CODE,
+    EXPIRED_CARD,
+    Decline,
+    Outcome,
+    behaviour_of,
+)
+from topup.adapters.payments.sandbox_store import IdempotencyConflict, SandboxStore, State, StoredPayment
+from topup.domain.cards import CardInvalid, check_card, check_cvc
+from topup.services.ports import Clock
+
+AMOUNT_MAX_MINOR = 100_000_000
+FORM_SIZE_MAX_BYTES = 1024
+_NO_EXPIRY_CHECK = date(2000, 1, 1)  # check_card refuses years before 2000, so no card is expired on this day
+_CONNECTION = "topup.sandbox.connection"
+_T = TypeVar("_T")
+
+
+class _SandboxError(Exception):
+    def __init__(self, status_code: int, code: str, **details: object) -> None:
+        super().__init__(code)
+        self.status_code = status_code
+        self.body = {"error": {"code": code, **details}}
+
+
+class _CardIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: str = Field(max_length=32)
+    expiry_month: int = Field(strict=True)
+    expiry_year: int = Field(strict=True)
+    cvc: str = Field(max_length=8)
+
+
+class _NewPayment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reference: str = Field(min_length=1, max_length=128)
+    amount: int = Field(strict=True, gt=0, le=AMOUNT_MAX_MINOR)
+    currency: Literal["AZN", "USD", "EUR", "RUB", "TRY", "CNY"]
+    card: _CardIn
+    return_url: str = Field(max_length=2048)
+
+    @field_validator("return_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("return_url must be an absolute http(s) address")
+        return value
+
+
+class _Amount(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: int = Field(strict=True, gt=0, le=AMOUNT_MAX_MINOR)
+
+
+class _Connection:
+    __slots__ = ("response_lost",)
+
+    def __init__(self) -> None:
+        self.response_lost = False
+
+
+class _LostResponse(Response):
+    """Sends nothing, and asks `_SandboxApp` to make the server drop the connection."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[_CONNECTION].response_lost = True
+
+
+class _SandboxApp(FastAPI):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return None
+        connection = _Connection()
+        await super().__call__({**scope, _CONNECTION: connection}, receive, send)
+        if connection.response_lost:
+            # Uvicorn closes the socket without writing a byte when the ASGI callable returns a value. Raising,
+            # or returning None without a response, would make it answer 500: not a lost response.
+            return "sandbox: response deliberately lost (lost-response test card)"
+        return None
+
+
+class _Sandbox:
+    def __init__(self, store: SandboxStore, *, secret: str, public_base_url: str, clock: Clock) -> None:
+        self._store = store
+        self._secret = secret.encode()
+        self._base_url = public_base_url.rstrip("/")
+        self._clock = clock
+
+    def authenticate(self, authorization: Annotated[str | None, Header()] = None) -> None:
+        if not self.is_authorised(authorization):
+            raise _SandboxError(401, "unauthorised")
+
+    def is_authorised(self, authorization: str | None) -> bool:
+        scheme, _, token = (authorization or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), self._secret)
+
+    def create_payment(
+        self,
+        request: _NewPayment,
+        idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=255)],
+    ) -> Response:
+        brand, last_four, behaviour = self._examine(request.card)
+        decline = behaviour if isinstance(behaviour, Decline) else None
+        status = State.DECLINED if decline else State.AUTHORISED
+        if behaviour is Outcome.CHALLENGE:
+            status = State.REQUIRES_ACTION
+        payment = StoredPayment(
+            id=f"pay_{secrets.token_hex(12)}",
+            reference=request.reference,
+            amount=request.amount,
+            currency=request.currency,
+            status=status,
+            captured_amount=0,
+            refunded_amount=0,
+            brand=brand,
+            last_four=last_four,
+            decline=decline,
+            return_url=request.return_url,
+        )
+        try:
+            stored, created = self._store.insert(
+                payment,
+                idempotency_key=idempotency_key,
+                request_hash=_request_hash(request, brand=brand, last_four=last_four),
+                created_at=self._clock.now().isoformat(),
+            )
+        except IdempotencyConflict:
+            raise _SandboxError(409, "idempotency_conflict") from None
+        if created and behaviour is Outcome.LOSE_RESPONSE:
+            return _LostResponse()
+        return JSONResponse(self._json(stored), status_code=201 if created else 200)
+
+    def get_payment(self, payment_id: str) -> JSONResponse:
+        return JSONResponse(self._json(_found(self._store.get(payment_id))))
+
+    def find_payment(self, reference: Annotated[str, Query(min_length=1, max_length=128)]) -> JSONResponse:
+        return JSONResponse(self._json(_found(self._store.latest_for(reference))))
+
+    def capture(self, payment_id: str, body: _Amount) -> JSONResponse:
+        payment, _ = _found(self._store.capture(payment_id, body.amount))
+        if payment.status in {State.CAPTURED, State.REFUNDED}:  # captured now, or before: the same effect
+            return JSONResponse(self._json(payment))
+        if payment.status is State.AUTHORISED:
+            raise _SandboxError(422, "invalid_amount", amount_max=payment.amount)
+        raise _SandboxError(409, "invalid_state", status=payment.status.value)
+
+    def void(self, payment_id: str) -> JSONResponse:
+        payment, _ = _found(self._store.void(payment_id))
+        if payment.status is State.VOIDED:
+            return JSONResponse(self._json(payment))
+        raise _SandboxError(409, "invalid_state", status=payment.status.value)
+
+    def refund(self, payment_id: str, body: _Amount) -> JSONResponse:
+        # Partial refunds carry no key of their own, so a retried one refunds again; the total still never
+        # exceeds what was captured. Refunding a fully refunded payment changes nothing.
+        payment, changed = _found(self._store.refund(payment_id, body.amount))
+        if changed or payment.status is State.REFUNDED:
+            return JSONResponse(self._json(payment))
+        if payment.status is State.CAPTURED:
+            raise _SandboxError(422, "invalid_amount", amount_max=payment.captured_amount - payment.refunded_amount)
+        raise _SandboxError(409, "invalid_state", status=payment.status.value)
+
+    def show_challenge(self, payment_id: str) -> Response:
+        payment = self._store.get(payment_id)
+        if payment is None:
+            return _html(sandbox_pages.page("Payment not found", ""), status_code=404)
+        if payment.status is not State.REQUIRES_ACTION:
+            return _html(sandbox_pages.settled_page(payment), status_code=409)
+        return _html(sandbox_pages.challenge_page(payment))
+
+    def answer_challenge(self, payment_id: str, form: Annotated[dict[str, str], Depends(_read_form)]) -> Response:
+        action = form.get("action")
+        if action not in {"approve", "cancel"}:
+            return _html(sandbox_pages.page("Choose Approve or Cancel", ""), status_code=400)
+        decline = AUTHENTICATION_CANCELLED if action == "cancel" else None
+        # transStatus Y (authenticated) when the code matches, N (not authenticated) otherwise.
+        if action == "approve" and not hmac.compare_digest(
+            form.get("otp", "").strip().encode(), CHALLENGE_CODE.encode()
+        ):
+            decline = AUTHENTICATION_FAILED
+        change = self._store.settle_challenge(payment_id, decline)
+        if change is None:
+            return _html(sandbox_pages.page("Payment not found", ""), status_code=404)
+        payment, _ = change  # a second submission finds it settled and sends the customer back all the same
+        back = _with_query(payment.return_url, payment=payment.id, status=payment.status.value)
+        return RedirectResponse(back, status_code=303)
+
+    def _examine(self, card: _CardIn) -> tuple[str, str, Outcome | Decline]:
+        """Brand, last four digits and what the magic cards say; 422 for a number or code that cannot be."""
+        # The domain refuses an expired card with an error; an acquirer declines it (54), so the number is
+        # checked here with the expiry check disabled, and the date after.
+        try:
+            pan, summary = check_card(card.number, card.expiry_month, card.expiry_year, today=_NO_EXPIRY_CHECK)
+            check_cvc(card.cvc, brand=summary.brand)
+        except CardInvalid as error:
+            raise _SandboxError(422, "invalid_card", field=error.details.get("field")) from None
+        today = self._clock.now().date()
+        if (card.expiry_year, card.expiry_month) < (today.year, today.month):
+            return summary.brand, summary.last_four, EXPIRED_CARD
+        return summary.brand, summary.last_four, behaviour_of(pan)
+
+    def _json(self, payment: StoredPayment) -> dict[str, object]:
+        decline = payment.decline
+        waiting = payment.status is State.REQUIRES_ACTION
+        return {
+            "id": payment.id,
+            "reference": payment.reference,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "status": payment.status.value,
+            "captured_amount": payment.captured_amount,
+            "refunded_amount": payment.refunded_amount,
+            "card": {"brand": payment.brand, "last4": payment.last_four},
+            "decline": None
+            if decline is None
+            else {"code": decline.code, "response_code": decline.response_code, "message": decline.message},
+            "next_action": {"type": "redirect", "url": f"{self._base_url}/challenge/{payment.id}"} if waiting else None,
+        }
+
+
+def create_sandbox_acquirer(
+    database_path: Path, *, secret: str, public_base_url: str, clock: Clock | None = None
+) -> FastAPI:
+    """The sandbox acquirer as an ASGI app; `public_base_url` is where customers' browsers reach it."""
+    if not secret:
+        raise ValueError("the sandbox acquirer needs a secret")
+    sandbox = _Sandbox(
+        SandboxStore(database_path), secret=secret, public_base_url=public_base_url, clock=clock or SystemClock()
+    )
+    app = _SandboxApp(title="Topup sandbox card acquirer", docs_url=None, redoc_url=None, openapi_url=None)
+    api = APIRouter(dependencies=[Depends(sandbox.authenticate)])
+    api.add_api_route("/payments", sandbox.create_payment, methods=["POST"])
+    api.add_api_route("/payments", sandbox.find_payment, methods=["GET"])
+    api.add_api_route("/payments/{payment_id}", sandbox.get_payment, methods=["GET"])
+    api.add_api_route("/payments/{payment_id}/capture", sandbox.capture, methods=["POST"])
+    api.add_api_route("/payments/{payment_id}/void", sandbox.void, methods=["POST"])
+    api.add_api_route("/payments/{payment_id}/refunds", sandbox.refund, methods=["POST"])
+    app.include_router(api)
+    app.add_api_route("/challenge/{payment_id}", sandbox.show_challenge, methods=["GET"])
+    app.add_api_route("/challenge/{payment_id}", sandbox.answer_challenge, methods=["POST"])
+
+    async def sandbox_error(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, _SandboxError)
+        return JSONResponse(error.body, status_code=error.status_code)
+
+    async def invalid_request(request: Request, error: Exception) -> JSONResponse:
+        # A body that is not even JSON fails before the credentials are looked at: check them here too.
+        if request.url.path.startswith("/payments") and not sandbox.is_authorised(request.headers.get("authorization")):
+            return JSONResponse({"error": {"code": "unauthorised"}}, status_code=401)
+        assert isinstance(error, RequestValidationError)
+        # Only where the problem is, never the value: it could be a card number.
+        fields = [".".join(str(part) for part in item["loc"]) for item in error.errors()]
+        return JSONResponse({"error": {"code": "invalid_request", "fields": fields}}, status_code=422)
+
+    app.add_exception_handler(_SandboxError, sandbox_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    return app
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_SIZE_MAX_BYTES:
+            raise _SandboxError(413, "form_too_large")
+    try:
+        fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=8)
+    except ValueError:  # more fields than that
+        raise _SandboxError(400, "invalid_form") from None
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _found(found: _T | None) -> _T:
+    if found is None:
+        raise _SandboxError(404, "not_found")
+    return found
+
+
+def _html(content: str, status_code: int = 200) -> HTMLResponse:
+    # No scripts, nothing from elsewhere, nothing cached: the page is as small as a bank's challenge should be.
+    headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'", "Cache-Control": "no-store"}
+    return HTMLResponse(content, status_code=status_code, headers=headers)
+
+
+def _request_hash(request: _NewPayment, *, brand: str, last_four: str) -> str:
+    """What makes two requests "the same" for idempotency, without the card number or security code."""
+    card = request.card
+    facts = [request.reference, request.amount, request.currency, request.return_url]
+    facts += [brand, last_four, card.expiry_month, card.expiry_year]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
+
+
+def _with_query(url: str, **parameters: str) -> str:
+    """`url` with `parameters` appended to its query, leaving what was there untouched."""
+    parts = urlsplit(url)
+    extra = urlencode(parameters)
+    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))

@@ -1,0 +1,196 @@
+"""The sandbox acquirer's own memory: one SQLite table, so its payments outlive the process serving it.
+
+Of a card only the brand and last four digits are kept: never the number, never the security code.
+Every change is one conditional UPDATE (no read-then-write), and idempotency rests on a UNIQUE key.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from topup.adapters.payments.sandbox_cards import Decline
+
+BUSY_TIMEOUT_SECONDS = 5.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS payments (
+    id TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    request_hash TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    amount INTEGER NOT NULL CHECK (amount > 0),
+    currency TEXT NOT NULL,
+    status TEXT NOT NULL,
+    captured_amount INTEGER NOT NULL CHECK (captured_amount BETWEEN 0 AND amount),
+    refunded_amount INTEGER NOT NULL CHECK (refunded_amount BETWEEN 0 AND captured_amount),
+    brand TEXT NOT NULL,
+    last_four TEXT NOT NULL CHECK (length(last_four) = 4),
+    decline_code TEXT,
+    response_code TEXT,
+    decline_message TEXT,
+    return_url TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS payments_by_reference ON payments (reference);
+"""
+_SELECT = (
+    "SELECT id, reference, amount, currency, status, captured_amount, refunded_amount, brand, last_four,"
+    " decline_code, response_code, decline_message, return_url, request_hash FROM payments"
+)
+_INSERT = (
+    "INSERT INTO payments (id, idempotency_key, request_hash, reference, amount, currency, status,"
+    " captured_amount, refunded_amount, brand, last_four, decline_code, response_code, decline_message,"
+    " return_url, created_at) VALUES (:id, :idempotency_key, :request_hash, :reference, :amount, :currency,"
+    " :status, 0, 0, :brand, :last_four, :decline_code, :response_code, :decline_message, :return_url,"
+    " :created_at) ON CONFLICT (idempotency_key) DO NOTHING"
+)
+
+
+class State(StrEnum):
+    REQUIRES_ACTION = "requires_action"
+    AUTHORISED = "authorised"
+    DECLINED = "declined"
+    CAPTURED = "captured"
+    VOIDED = "voided"
+    REFUNDED = "refunded"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPayment:
+    id: str
+    reference: str
+    amount: int
+    currency: str
+    status: State
+    captured_amount: int
+    refunded_amount: int
+    brand: str
+    last_four: str
+    decline: Decline | None
+    return_url: str
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was used before, for a different request."""
+
+
+class SandboxStore:
+    def __init__(self, database_path: Path) -> None:
+        self._path = database_path
+        with self._transaction() as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+
+    def insert(
+        self, payment: StoredPayment, *, idempotency_key: str, request_hash: str, created_at: str
+    ) -> tuple[StoredPayment, bool]:
+        """Records `payment`, or returns the one recorded before under the same key (and False)."""
+        decline = payment.decline
+        values = {
+            "id": payment.id,
+            "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+            "reference": payment.reference,
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "status": payment.status.value,
+            "brand": payment.brand,
+            "last_four": payment.last_four,
+            "decline_code": decline.code if decline else None,
+            "response_code": decline.response_code if decline else None,
+            "decline_message": decline.message if decline else None,
+            "return_url": payment.return_url,
+            "created_at": created_at,
+        }
+        with self._transaction() as connection:
+            inserted = connection.execute(_INSERT, values).rowcount
+            row = connection.execute(f"{_SELECT} WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+        if row["request_hash"] != request_hash:
+            raise IdempotencyConflict(idempotency_key)
+        return _payment(row), inserted == 1
+
+    def get(self, payment_id: str) -> StoredPayment | None:
+        return self._one(f"{_SELECT} WHERE id = ?", payment_id)
+
+    def latest_for(self, reference: str) -> StoredPayment | None:
+        return self._one(f"{_SELECT} WHERE reference = ? ORDER BY rowid DESC LIMIT 1", reference)
+
+    def capture(self, payment_id: str, amount: int) -> tuple[StoredPayment, bool] | None:
+        return self._update(
+            "UPDATE payments SET status = 'captured', captured_amount = :amount"
+            " WHERE id = :id AND status = 'authorised' AND :amount <= amount",
+            id=payment_id,
+            amount=amount,
+        )
+
+    def void(self, payment_id: str) -> tuple[StoredPayment, bool] | None:
+        return self._update(
+            "UPDATE payments SET status = 'voided' WHERE id = :id AND status = 'authorised'", id=payment_id
+        )
+
+    def refund(self, payment_id: str, amount: int) -> tuple[StoredPayment, bool] | None:
+        # SET expressions read the row as it was: the CASE compares the old refunded amount plus this one.
+        return self._update(
+            "UPDATE payments SET refunded_amount = refunded_amount + :amount,"
+            " status = CASE WHEN refunded_amount + :amount = captured_amount THEN 'refunded' ELSE status END"
+            " WHERE id = :id AND status = 'captured' AND refunded_amount + :amount <= captured_amount",
+            id=payment_id,
+            amount=amount,
+        )
+
+    def settle_challenge(self, payment_id: str, decline: Decline | None) -> tuple[StoredPayment, bool] | None:
+        """Authorised when `decline` is None; only a payment still waiting for its challenge changes."""
+        return self._update(
+            "UPDATE payments SET status = :status, decline_code = :code, response_code = :response_code,"
+            " decline_message = :message WHERE id = :id AND status = 'requires_action'",
+            id=payment_id,
+            status=State.DECLINED.value if decline else State.AUTHORISED.value,
+            code=decline.code if decline else None,
+            response_code=decline.response_code if decline else None,
+            message=decline.message if decline else None,
+        )
+
+    def _update(self, statement: str, **parameters: Any) -> tuple[StoredPayment, bool] | None:
+        """Runs a conditional UPDATE; returns the payment as it now is and whether the statement changed it."""
+        with self._transaction() as connection:
+            changed = connection.execute(statement, parameters).rowcount
+            row = connection.execute(f"{_SELECT} WHERE id = ?", (parameters["id"],)).fetchone()
+        return None if row is None else (_payment(row), changed == 1)
+
+    def _one(self, query: str, parameter: str) -> StoredPayment | None:
+        with self._transaction() as connection:
+            row = connection.execute(query, (parameter,)).fetchone()
+        return None if row is None else _payment(row)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # A connection per operation: requests run on a thread pool, and sqlite3 connections are not to be shared.
+        with closing(sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_SECONDS)) as connection:
+            connection.row_factory = sqlite3.Row
+            with connection:  # commits, or rolls back on an exception
+                yield connection
+
+
+def _payment(row: sqlite3.Row) -> StoredPayment:
+    decline = None
+    if row["decline_code"] is not None:
+        decline = Decline(row["decline_code"], row["response_code"], row["decline_message"])
+    return StoredPayment(
+        id=row["id"],
+        reference=row["reference"],
+        amount=row["amount"],
+        currency=row["currency"],
+        status=State(row["status"]),
+        captured_amount=row["captured_amount"],
+        refunded_amount=row["refunded_amount"],
+        brand=row["brand"],
+        last_four=row["last_four"],
+        decline=decline,
+        return_url=row["return_url"],
+    )

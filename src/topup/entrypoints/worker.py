@@ -1,0 +1,49 @@
+"""The worker: settles orders left unfinished (unknown answers, crashes, abandoned 3-D Secure).
+
+`topup worker` runs it on its own; `topup serve` runs one in a thread of every server process (off with
+TOPUP_WORKER_IN_PROCESS=false). Several workers at once are safe: on PostgreSQL each takes due orders with
+SKIP LOCKED, and every step of the saga re-checks the order under its row lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from topup.bootstrap import Application
+from topup.services import orders
+
+logger = logging.getLogger("topup.worker")
+BATCH_SIZE = 50
+
+
+def run_once(application: Application) -> int:
+    """Settle every order that is due now, batch by batch. Returns how many were looked at."""
+    total = 0
+    while True:
+        seen = orders.settle_due(application.uow(), application.saga, limit=BATCH_SIZE)
+        total += seen
+        if seen < BATCH_SIZE:
+            return total
+
+
+def run_until_stopped(application: Application, stop: threading.Event, *, interval_seconds: float) -> None:
+    while not stop.is_set():
+        try:
+            run_once(application)
+        except Exception:  # a bad order or a provider outage must not kill the worker; log and go on
+            logger.exception("worker pass failed")
+        stop.wait(interval_seconds)
+
+
+def start_in_thread(application: Application) -> tuple[threading.Thread, threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_until_stopped,
+        args=(application, stop),
+        kwargs={"interval_seconds": application.settings.worker_interval_seconds},
+        name="topup-worker",
+        daemon=True,
+    )
+    thread.start()
+    return thread, stop

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from tests.factories import make_line
+from tests.fakes import ScriptedAcquirer
+from topup.bootstrap import Application
+
+VISA = {"number": "4242 4242 4242 4242", "expiry_month": 12, "expiry_year": 2030, "cvc": "123"}
+CHALLENGE = {**VISA, "number": "4000000000003220"}
+DECLINED = {**VISA, "number": "4000000000000002"}
+
+
+@pytest.fixture
+def acquirer(application: Application) -> ScriptedAcquirer:
+    fake = ScriptedAcquirer()
+    application.acquirer = fake
+    return fake
+
+
+def order_body(msisdn: str, card: dict[str, Any], product: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "msisdn": msisdn,
+        "product": product or {"type": "topup", "amount": "10.00"},
+        "payment": {"method": "card", "card": card},
+    }
+
+
+def place(client: TestClient, body: dict[str, Any], key: str | None = None) -> Any:
+    return client.post("/v1/orders", json=body, headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
+
+def test_a_card_order_is_fulfilled_and_shows_only_brand_and_last_four(
+    client: TestClient, application: Application, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application)
+
+    response = place(client, order_body(line.msisdn.e164, VISA))
+
+    assert response.status_code == 201
+    order = response.json()
+    assert (order["status"], order["payment"], order["charge"]) == (
+        "fulfilled",
+        {"method": "card", "brand": "visa", "last_four": "4242"},
+        {"amount": "10.00", "currency": "AZN"},
+    )
+    assert [(t["from"], t["to"]) for t in order["transitions"]] == [("created", "paid"), ("paid", "fulfilled")]
+    assert order["delivered"]["receipt_url"].endswith(
+        f"/v1/transactions/{order['delivered']['transaction_id']}/receipt"
+    )
+    assert client.get(f"/v1/orders/{order['id']}").json() == order
+    balance = client.get(f"/v1/lines/{line.msisdn.e164}/balance").json()
+    assert balance["main"] == {"amount": "10.00", "currency": "AZN"}
+    with application.engine.connect() as connection:
+        dumped = json.dumps([list(r) for r in connection.execute(text("SELECT * FROM idempotency_keys"))], default=str)
+        dumped += json.dumps([list(r) for r in connection.execute(text("SELECT * FROM orders"))], default=str)
+    assert "4242424242424242" not in dumped.replace(" ", "")
+    assert '"123"' not in dumped
+
+
+def test_a_retry_with_the_same_key_pays_once(
+    client: TestClient, application: Application, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application)
+    first = place(client, order_body(line.msisdn.e164, VISA), key="order-1")
+    again = place(client, order_body(line.msisdn.e164, VISA), key="order-1")
+
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert acquirer.calls == ["authorise", "capture"]
+    assert client.get(f"/v1/lines/{line.msisdn.e164}/balance").json()["main"]["amount"] == "10.00"
+    other = place(client, order_body(line.msisdn.e164, VISA, {"type": "topup", "amount": "11.00"}), key="order-1")
+    assert (other.status_code, other.json()["error"]["code"]) == (409, "idempotency_key_reused")
+
+
+def test_a_retry_while_the_first_is_still_paying_sees_the_order_as_it_stands(
+    client: TestClient, application: Application
+) -> None:
+    line = make_line(application)
+    inside, release = threading.Event(), threading.Event()
+    answers: dict[str, Any] = {}
+
+    class Slow(ScriptedAcquirer):
+        def authorise(self, **kwargs: Any) -> Any:  # type: ignore[override]
+            inside.set()
+            release.wait(timeout=30)
+            return super().authorise(**kwargs)
+
+    application.acquirer = Slow()
+    first = threading.Thread(
+        target=lambda: answers.setdefault("first", place(client, order_body(line.msisdn.e164, VISA), key="k"))
+    )
+    first.start()
+    assert inside.wait(timeout=30)
+    retry = place(client, order_body(line.msisdn.e164, VISA), key="k")
+    release.set()
+    first.join(timeout=30)
+
+    assert (retry.status_code, retry.json()["status"], retry.headers["Idempotent-Replayed"]) == (201, "created", "true")
+    assert retry.json()["id"] == answers["first"].json()["id"]
+    assert answers["first"].json()["status"] == "fulfilled"
+
+
+def test_a_challenge_returns_a_redirect_and_the_return_page_settles_it(
+    client: TestClient, application: Application, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application)
+    order = place(client, order_body(line.msisdn.e164, CHALLENGE)).json()
+    assert (order["status"], order["next_action"]) == (
+        "awaiting_payment",
+        {"redirect_url": "https://sandbox.test/challenge"},
+    )
+
+    acquirer.approve_challenge(order["id"])
+    page = client.get(f"/v1/orders/{order['id']}/return", headers={"Authorization": ""})
+
+    assert page.status_code == 200
+    assert "topped up" in page.text
+    assert client.get(f"/v1/orders/{order['id']}").json()["status"] == "fulfilled"
+
+
+def test_a_declined_card_is_a_failed_order_with_the_reason(
+    client: TestClient, application: Application, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application)
+    order = place(client, order_body(line.msisdn.e164, DECLINED)).json()
+    assert (order["status"], order["failure"]["code"]) == ("failed", "card_declined")
+    assert client.get(f"/v1/lines/{line.msisdn.e164}/balance").json()["main"]["amount"] == "0.00"
+
+
+@pytest.mark.parametrize(
+    ("card", "code"),
+    [
+        ({**VISA, "number": "4242424242424241"}, "card_invalid"),
+        ({**VISA, "expiry_year": 2025}, "card_expired"),
+        ({**VISA, "cvc": "1"}, "card_invalid"),
+    ],
+)
+def test_bad_cards_are_refused_before_any_provider_call(
+    client: TestClient, application: Application, acquirer: ScriptedAcquirer, card: dict[str, Any], code: str
+) -> None:
+    line = make_line(application)
+    response = place(client, order_body(line.msisdn.e164, card))
+    assert (response.status_code, response.json()["error"]["code"]) == (422, code)
+    assert acquirer.calls == []
+    assert client.get("/v1/orders").json() == {"items": []}
+
+
+def test_integrators_see_only_their_orders(
+    client: TestClient, application: Application, acquirer: ScriptedAcquirer, integrator_key: str
+) -> None:
+    line = make_line(application)
+    order = place(client, order_body(line.msisdn.e164, VISA)).json()
+    as_integrator = {"Authorization": f"Bearer {integrator_key}"}
+
+    hidden = client.get(f"/v1/orders/{order['id']}", headers=as_integrator)
+
+    assert (hidden.status_code, hidden.json()["error"]["code"]) == (404, "order_not_found")
+    assert client.get("/v1/orders", headers=as_integrator).json() == {"items": []}
+    assert [o["id"] for o in client.get(f"/v1/orders?msisdn={line.msisdn.e164}&status=fulfilled").json()["items"]] == [
+        order["id"]
+    ]
+
+
+def test_cancel_a_waiting_order(client: TestClient, application: Application, acquirer: ScriptedAcquirer) -> None:
+    line = make_line(application)
+    order = place(client, order_body(line.msisdn.e164, CHALLENGE)).json()
+
+    cancelled = client.post(f"/v1/orders/{order['id']}/cancel", headers={"Idempotency-Key": "c1"})
+    again = client.post(f"/v1/orders/{order['id']}/cancel", headers={"Idempotency-Key": "c2"})
+
+    assert cancelled.json()["status"] == "cancelled"
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "order_not_cancellable")
