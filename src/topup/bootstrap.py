@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -14,7 +15,7 @@ from topup.adapters.db.unit_of_work import ProcessCaches, SqlUnitOfWork
 from topup.adapters.payments.card_acquirer import HttpCardAcquirer
 from topup.adapters.receipt_codes import HmacReceiptCodes
 from topup.config import Settings
-from topup.services.orders import Saga
+from topup.services.orders import CHECK_DELAYS, Saga
 from topup.services.payments import CardAcquirer
 from topup.services.ports import Clock, ReceiptCodes
 
@@ -36,7 +37,15 @@ class Application:
                 secret=self.settings.card_acquirer_secret,
                 timeout_seconds=self.settings.card_acquirer_timeout_seconds,
             )
-        return Saga(self.clock, self.codes, self.acquirer)
+        settings = self.settings
+        return Saga(
+            self.clock,
+            self.codes,
+            self.acquirer,
+            check_delays=tuple(timedelta(seconds=s) for s in settings.order_check_delays_seconds) or CHECK_DELAYS,
+            created_grace=timedelta(seconds=settings.order_created_grace_seconds),
+            challenge_timeout=timedelta(seconds=settings.order_challenge_timeout_seconds),
+        )
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.caches, self.clock)

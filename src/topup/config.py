@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     # The recovery worker that `topup serve` runs in-process: how often it looks for unsettled orders.
     worker_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     worker_in_process: bool = True
+    # When the worker asks a provider again about an unsettled order (5 min, 1 h, then daily), how long a new
+    # order is left to its own request, and how long a customer has for 3-D Secure.
+    order_check_delays_seconds: tuple[int, ...] = (300, 3600, 86_400)
+    order_created_grace_seconds: int = Field(default=120, ge=0)
+    order_challenge_timeout_seconds: int = Field(default=1800, ge=0)
     # How long a quote's exchange rate stays locked.
     quote_lock_seconds: int = Field(default=900, ge=30, le=86_400)
 

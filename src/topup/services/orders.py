@@ -55,15 +55,17 @@ class OrderNotCancellable(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class Saga:
-    """What the saga works with besides the database."""
+    """What the saga works with besides the database, and its timings (settings can shorten them)."""
 
     clock: Clock
     codes: ReceiptCodes
     acquirer: CardAcquirer
+    check_delays: tuple[timedelta, ...] = CHECK_DELAYS
+    created_grace: timedelta = CREATED_GRACE
+    challenge_timeout: timedelta = CHALLENGE_TIMEOUT
 
-
-def check_delay(attempts: int) -> timedelta:
-    return CHECK_DELAYS[min(attempts, len(CHECK_DELAYS) - 1)]
+    def check_delay(self, attempts: int) -> timedelta:
+        return self.check_delays[min(attempts, len(self.check_delays) - 1)]
 
 
 def place_card_order(
@@ -113,7 +115,7 @@ def place_card_order(
             quote_id=quote_id,
             card_brand=summary.brand,
             card_last_four=summary.last_four,
-            next_check_at=now + CREATED_GRACE,
+            next_check_at=now + saga.created_grace,
             updated_at=now,
         )
         uow.orders.add(order)
@@ -138,7 +140,7 @@ def settle(uow: UnitOfWork, saga: Saga, *, order_id: str) -> Order:
         return order
     if order.state is OrderState.PAID:
         return _deliver_and_capture(uow, saga, order_id)
-    if order.state is OrderState.CREATED and saga.clock.now() < order.created_at + CREATED_GRACE:
+    if order.state is OrderState.CREATED and saga.clock.now() < order.created_at + saga.created_grace:
         return order  # its own request may still be talking to the provider
     try:
         result = saga.acquirer.find(reference=order_id)
@@ -260,7 +262,7 @@ def _record_no_answer(uow: UnitOfWork, saga: Saga, order_id: str, *, step: str, 
             order.next_check_at = None
         elif order.state is not OrderState.UNKNOWN and not order.is_settled:
             order.move(OrderState.UNKNOWN, reason=f"{step}: no answer from the card acquirer", at=now)
-            order.next_check_at = now + check_delay(order.check_attempts)
+            order.next_check_at = now + saga.check_delay(order.check_attempts)
         uow.orders.save(order)
         uow.commit()
     return order
@@ -270,7 +272,7 @@ def _schedule_next_check(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
     with uow:
         order = _locked(uow, order_id)
         order.check_attempts += 1
-        order.next_check_at = saga.clock.now() + check_delay(order.check_attempts)
+        order.next_check_at = saga.clock.now() + saga.check_delay(order.check_attempts)
         uow.orders.save(order)
         uow.commit()
     return order
@@ -283,7 +285,7 @@ def _apply_payment(uow: UnitOfWork, saga: Saga, order_id: str, result: PaymentRe
         if order.is_settled:
             return order
         order.provider_reference = result.provider_reference or order.provider_reference
-        _follow(order, result, now=saga.clock.now())
+        _follow(order, result, saga, now=saga.clock.now())
         uow.orders.save(order)
         uow.commit()
     if order.failure_code is not None and order.state not in (OrderState.FAILED, OrderState.CANCELLED):
@@ -293,23 +295,23 @@ def _apply_payment(uow: UnitOfWork, saga: Saga, order_id: str, result: PaymentRe
     return order
 
 
-def _follow(order: Order, result: PaymentResult, *, now: datetime) -> None:
+def _follow(order: Order, result: PaymentResult, saga: Saga, *, now: datetime) -> None:
     status = result.status
     if status is PaymentStatus.REQUIRES_ACTION:
-        if now >= order.created_at + CHALLENGE_TIMEOUT:
+        if now >= order.created_at + saga.challenge_timeout:
             order.move(OrderState.CANCELLED, reason="3-D Secure not completed in time", at=now)
             order.next_check_at = None
             return
         if order.state is not OrderState.AWAITING_PAYMENT:
             order.move(OrderState.AWAITING_PAYMENT, reason="3-D Secure challenge", at=now)
         order.redirect_url = result.redirect_url or order.redirect_url
-        order.next_check_at = order.created_at + CHALLENGE_TIMEOUT
+        order.next_check_at = order.created_at + saga.challenge_timeout
         return
     if status in (PaymentStatus.AUTHORISED, PaymentStatus.CAPTURED):
         # A failed delivery keeps its state: the hold is released next, outside the transaction.
         if order.failure_code is None and order.state is not OrderState.PAID:
             order.move(OrderState.PAID, reason=f"payment {status.value}", at=now)
-        order.next_check_at = now + check_delay(order.check_attempts)
+        order.next_check_at = now + saga.check_delay(order.check_attempts)
         return
     order.next_check_at = None
     if status is PaymentStatus.NOT_FOUND:

@@ -3,6 +3,10 @@
 It speaks the HTTP protocol `HttpCardAcquirer` expects, keeps its payments in its own SQLite file, and
 behaves according to the magic cards in `sandbox_cards`. The 3-D Secure challenge is a real page in the
 customer's browser. Card numbers are checked and forgotten: only brand and last four digits are stored.
+
+Its handlers are `async def` although they do (quick) SQLite work: the sandbox is usually mounted in the same
+server as the API, whose request threads wait on it over HTTP; were its handlers to need the same thread pool,
+a burst of orders would take every thread and the sandbox could never answer.
 """
 
 from __future__ import annotations
@@ -116,7 +120,7 @@ class _Sandbox:
         self._base_url = public_base_url.rstrip("/")
         self._clock = clock
 
-    def authenticate(self, authorization: Annotated[str | None, Header()] = None) -> None:
+    async def authenticate(self, authorization: Annotated[str | None, Header()] = None) -> None:
         if not self.is_authorised(authorization):
             raise _SandboxError(401, "unauthorised")
 
@@ -124,7 +128,7 @@ class _Sandbox:
         scheme, _, token = (authorization or "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), self._secret)
 
-    def create_payment(
+    async def create_payment(
         self,
         request: _NewPayment,
         idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=255)],
@@ -160,13 +164,13 @@ class _Sandbox:
             return _LostResponse()
         return JSONResponse(self._json(stored), status_code=201 if created else 200)
 
-    def get_payment(self, payment_id: str) -> JSONResponse:
+    async def get_payment(self, payment_id: str) -> JSONResponse:
         return JSONResponse(self._json(_found(self._store.get(payment_id))))
 
-    def find_payment(self, reference: Annotated[str, Query(min_length=1, max_length=128)]) -> JSONResponse:
+    async def find_payment(self, reference: Annotated[str, Query(min_length=1, max_length=128)]) -> JSONResponse:
         return JSONResponse(self._json(_found(self._store.latest_for(reference))))
 
-    def capture(self, payment_id: str, body: _Amount) -> JSONResponse:
+    async def capture(self, payment_id: str, body: _Amount) -> JSONResponse:
         payment, _ = _found(self._store.capture(payment_id, body.amount))
         if payment.status in {State.CAPTURED, State.REFUNDED}:  # captured now, or before: the same effect
             return JSONResponse(self._json(payment))
@@ -174,13 +178,13 @@ class _Sandbox:
             raise _SandboxError(422, "invalid_amount", amount_max=payment.amount)
         raise _SandboxError(409, "invalid_state", status=payment.status.value)
 
-    def void(self, payment_id: str) -> JSONResponse:
+    async def void(self, payment_id: str) -> JSONResponse:
         payment, _ = _found(self._store.void(payment_id))
         if payment.status is State.VOIDED:
             return JSONResponse(self._json(payment))
         raise _SandboxError(409, "invalid_state", status=payment.status.value)
 
-    def refund(self, payment_id: str, body: _Amount) -> JSONResponse:
+    async def refund(self, payment_id: str, body: _Amount) -> JSONResponse:
         # Partial refunds carry no key of their own, so a retried one refunds again; the total still never
         # exceeds what was captured. Refunding a fully refunded payment changes nothing.
         payment, changed = _found(self._store.refund(payment_id, body.amount))
@@ -190,7 +194,7 @@ class _Sandbox:
             raise _SandboxError(422, "invalid_amount", amount_max=payment.captured_amount - payment.refunded_amount)
         raise _SandboxError(409, "invalid_state", status=payment.status.value)
 
-    def show_challenge(self, payment_id: str) -> Response:
+    async def show_challenge(self, payment_id: str) -> Response:
         payment = self._store.get(payment_id)
         if payment is None:
             return _html(sandbox_pages.page("Payment not found", ""), status_code=404)
@@ -198,7 +202,7 @@ class _Sandbox:
             return _html(sandbox_pages.settled_page(payment), status_code=409)
         return _html(sandbox_pages.challenge_page(payment))
 
-    def answer_challenge(self, payment_id: str, form: Annotated[dict[str, str], Depends(_read_form)]) -> Response:
+    async def answer_challenge(self, payment_id: str, form: Annotated[dict[str, str], Depends(_read_form)]) -> Response:
         action = form.get("action")
         if action not in {"approve", "cancel"}:
             return _html(sandbox_pages.page("Choose Approve or Cancel", ""), status_code=400)
