@@ -37,6 +37,8 @@ class ScriptedAcquirer:
         decline = "card_declined" if payment.status is PaymentStatus.DECLINED else None
         return PaymentResult(
             payment.status,
+            amount_minor=payment.amount,
+            captured_minor=payment.captured,
             provider_reference=f"pay_{payment.reference}",
             redirect_url="https://sandbox.test/challenge" if payment.status is PaymentStatus.REQUIRES_ACTION else None,
             decline_code=decline,

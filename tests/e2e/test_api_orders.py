@@ -178,3 +178,31 @@ def test_cancel_a_waiting_order(client: TestClient, application: Application, ac
 
     assert cancelled.json()["status"] == "cancelled"
     assert (again.status_code, again.json()["error"]["code"]) == (409, "order_not_cancellable")
+
+
+def test_staff_reconcile_a_day(
+    client: TestClient, application: Application, acquirer: ScriptedAcquirer, integrator_key: str
+) -> None:
+    line = make_line(application)
+    order = place(client, order_body(line.msisdn.e164, VISA)).json()
+
+    report = client.get("/v1/reconciliation", params={"date": "2026-11-23"})
+
+    assert report.json() == {
+        "date": "2026-11-23",
+        "ok": True,
+        "orders": 1,
+        "captured": {"AZN": "10.00"},
+        "refunded": {"AZN": "0.00"},
+        "delivered": {"amount": "10.00", "currency": "AZN"},
+        "mismatches": [],
+    }
+    acquirer.payments[order["id"]].captured = 0
+    assert client.get("/v1/reconciliation", params={"date": "2026-11-23"}).json()["mismatches"] == [
+        {"order_id": order["id"], "status": "fulfilled", "problem": "captured 0, expected 1000 AZN"}
+    ]
+    forbidden = client.get(
+        "/v1/reconciliation", params={"date": "2026-11-23"}, headers={"Authorization": f"Bearer {integrator_key}"}
+    )
+    assert forbidden.status_code == 403
+    assert client.get("/v1/reconciliation", params={"date": "yesterday"}).status_code == 422

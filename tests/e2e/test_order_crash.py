@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import httpx
 import pytest
 
 from tests.conftest import SAMPLE_CATALOGUE
+from topup.domain.calendar import BAKU
 
 TOPUP = str(Path(sys.executable).parent / "topup")
 NUMBERS = ["+994501110001", "+994551110002", "+994701110003", "+994771110004"]
@@ -162,3 +164,6 @@ def test_a_killed_server_loses_no_money(
         if t["channel"] == "order"
     )
     assert order_credits == delivered_qepik
+    baku_today = datetime.now(BAKU).date().isoformat()
+    report = json.loads(cli(environment, "reconcile", "--date", baku_today, "--json"))  # exit 0: no mismatch
+    assert (report["ok"], report["orders"], report["mismatches"]) == (True, len(orders), [])

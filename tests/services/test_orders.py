@@ -361,3 +361,25 @@ def test_a_waiting_order_can_be_cancelled_but_a_fulfilled_one_cannot(
     with pytest.raises(DomainError) as refused:
         orders.cancel(application.uow(), saga, order_id=done.id, scope="integrator")
     assert refused.value.code == "order_not_cancellable"
+
+
+def test_reconciliation_of_a_day_lists_every_mismatch(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer, clock: FixedClock
+) -> None:
+    from topup.services import reconciliation
+
+    line = make_line(application)
+    fulfilled = order_top_up(application, saga, line.msisdn.e164, 1000, VISA)
+    order_top_up(application, saga, line.msisdn.e164, 500, DECLINED)
+    waiting = order_top_up(application, saga, line.msisdn.e164, 700, CHALLENGE)
+    day = clock.now().date()
+
+    report = reconciliation.reconcile(application.uow(), saga, day=day)
+
+    assert (report.orders, dict(report.captured_minor), report.delivered_qepik) == (3, {"AZN": 1000}, 1000)
+    assert [(m.order_id, m.problem) for m in report.mismatches] == [(waiting.id, "not settled yet (awaiting_payment)")]
+    acquirer.payments[fulfilled.id].captured = 999  # the acquirer's books disagree with ours
+    orders.cancel(application.uow(), saga, order_id=waiting.id, scope=None)
+    report = reconciliation.reconcile(application.uow(), saga, day=day)
+    assert [(m.order_id, m.problem) for m in report.mismatches] == [(fulfilled.id, "captured 999, expected 1000 AZN")]
+    assert reconciliation.reconcile(application.uow(), saga, day=day + timedelta(days=1)).orders == 0

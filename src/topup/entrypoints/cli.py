@@ -23,7 +23,18 @@ from topup.domain.money import parse_amount
 from topup.domain.quotes import ProductType
 from topup.entrypoints import demo
 from topup.entrypoints.api import serialise
-from topup.services import api_keys, bundles, catalogue, history, ledger, lines, numbers, quotes, topups
+from topup.services import (
+    api_keys,
+    bundles,
+    catalogue,
+    history,
+    ledger,
+    lines,
+    numbers,
+    quotes,
+    reconciliation,
+    topups,
+)
 from topup.services.idempotency import idempotent_request, run_once
 from topup.services.ports import StoredResponse
 
@@ -469,6 +480,33 @@ def ledger_check(as_json: JsonOption = False) -> None:
 
     _emit(as_json, body, human)
     if not audit.ok:
+        raise typer.Exit(EXIT_REFUSED)
+
+
+@app.command()
+def reconcile(
+    day: Annotated[datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="The Baku day, YYYY-MM-DD")],
+    as_json: JsonOption = False,
+) -> None:
+    """Payments captured at the acquirer against value delivered, for one day; exits 1 on any mismatch."""
+    with _application() as application:
+        report = reconciliation.reconcile(application.uow(), application.saga, day=day.date())
+    body = serialise.reconciliation(report)
+
+    def human() -> None:
+        _pairs(
+            f"Reconciliation {body['date']}",
+            {
+                "orders": body["orders"],
+                "captured": ", ".join(f"{v} {k}" for k, v in body["captured"].items()) or "0.00",
+                "refunded": ", ".join(f"{v} {k}" for k, v in body["refunded"].items()) or "0.00",
+                "delivered": f"{body['delivered']['amount']} AZN",
+            },
+        )
+        _rows_table("Mismatches", body["mismatches"])
+
+    _emit(as_json, body, human)
+    if not report.ok:
         raise typer.Exit(EXIT_REFUSED)
 
 

@@ -41,6 +41,10 @@ class PaymentResult:
     message: str | None = None
     brand: str | None = None
     last_four: str | None = None
+    amount_minor: int = 0  # authorised
+    captured_minor: int = 0
+    refunded_minor: int = 0
+    currency: str | None = None
 
 
 class ProviderUnavailable(Exception):

@@ -55,6 +55,10 @@ class _NextAction(BaseModel):
 class _Payment(BaseModel):
     id: str
     reference: str
+    amount: int = 0
+    currency: str | None = None
+    captured_amount: int = 0
+    refunded_amount: int = 0
     status: Literal["requires_action", "authorised", "declined", "captured", "voided", "refunded"]
     card: _Card
     decline: _Decline | None = None
@@ -180,6 +184,10 @@ def _result(response: httpx.Response, *, reference: str | None = None, payment_i
         message=decline.message if decline else None,
         brand=payment.card.brand,
         last_four=payment.card.last4,
+        amount_minor=payment.amount,
+        captured_minor=payment.captured_amount,
+        refunded_minor=payment.refunded_amount,
+        currency=payment.currency,
     )
 
 

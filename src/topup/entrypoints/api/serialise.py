@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from topup.domain.catalogue import Bundle, Operator
@@ -14,6 +15,7 @@ from topup.domain.quotes import ProductType, Quote
 from topup.services.lines import Balance
 from topup.services.numbers import NumberInfo
 from topup.services.ports import FxRate
+from topup.services.reconciliation import Reconciliation
 
 
 def money(qepik: int) -> dict[str, str]:
@@ -212,3 +214,23 @@ def order(value: Order, *, base_url: str = "") -> dict[str, Any]:
         ],
     }
     return body
+
+
+def reconciliation(report: Reconciliation) -> dict[str, Any]:
+    return {
+        "date": report.day.isoformat(),
+        "ok": report.ok,
+        "orders": report.orders,
+        "captured": {
+            currency: format_minor(currency, minor) for currency, minor in sorted(report.captured_minor.items())
+        },
+        "refunded": {
+            currency: format_minor(currency, minor) for currency, minor in sorted(report.refunded_minor.items())
+        },
+        "delivered": money(report.delivered_qepik),
+        "mismatches": [{"order_id": m.order_id, "status": m.state, "problem": m.problem} for m in report.mismatches],
+    }
+
+
+def _by_currency(minor_by_currency: Mapping[str, int]) -> dict[str, str]:
+    return {currency: format_minor(currency, minor) for currency, minor in sorted(minor_by_currency.items())}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 from typing import Annotated, Any
 
@@ -14,10 +14,10 @@ from topup.domain.access import Role
 from topup.domain.money import parse_amount
 from topup.domain.quotes import ProductType
 from topup.entrypoints.api import serialise
-from topup.entrypoints.api.deps import AppDep, CallerDep, IdempotencyKey
+from topup.entrypoints.api.deps import AdminDep, AppDep, CallerDep, IdempotencyKey
 from topup.entrypoints.api.idempotent import respond_once, respond_saga_once
 from topup.entrypoints.api.schemas import NewOrder, TopUpProduct
-from topup.services import orders
+from topup.services import orders, reconciliation
 from topup.services.payments import CardDetails
 from topup.services.ports import ApiKeyRecord, UnitOfWork
 
@@ -112,6 +112,11 @@ def cancel_order(
         return 200, serialise.order(order, base_url=application.settings.public_base_url)
 
     return respond_once(request, application, caller, idempotency_key, "", operation)
+
+
+@router.get("/reconciliation", summary="Payments captured against value delivered for one Baku day (admin)")
+def reconcile(application: AppDep, _caller: AdminDep, day: Annotated[date, Query(alias="date")]) -> dict[str, Any]:
+    return serialise.reconciliation(reconciliation.reconcile(application.uow(), application.saga, day=day))
 
 
 @router.get(
