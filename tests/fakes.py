@@ -17,6 +17,7 @@ class Payment:
     amount: int
     status: PaymentStatus
     captured: int = 0
+    refunded: int = 0
 
 
 @dataclass
@@ -39,6 +40,7 @@ class ScriptedAcquirer:
             payment.status,
             amount_minor=payment.amount,
             captured_minor=payment.captured,
+            refunded_minor=payment.refunded,
             provider_reference=f"pay_{payment.reference}",
             redirect_url="https://sandbox.test/challenge" if payment.status is PaymentStatus.REQUIRES_ACTION else None,
             decline_code=decline,
@@ -82,7 +84,11 @@ class ScriptedAcquirer:
         return self._answer("void", payment)
 
     def refund(self, *, provider_reference: str, amount_minor: int) -> PaymentResult:
-        raise NotImplementedError
+        self._check_up()
+        payment = self.payments[provider_reference.removeprefix("pay_")]
+        if payment.status is PaymentStatus.CAPTURED:
+            payment.status, payment.refunded = PaymentStatus.REFUNDED, amount_minor
+        return self._answer("refund", payment)
 
     def approve_challenge(self, reference: str) -> None:
         self.payments[reference].status = PaymentStatus.AUTHORISED

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import text
 
 from tests.factories import make_line
 from tests.fakes import ScriptedAcquirer
+from topup.adapters.clock import FixedClock
 from topup.bootstrap import Application
 
 VISA = {"number": "4242 4242 4242 4242", "expiry_month": 12, "expiry_year": 2030, "cvc": "123"}
@@ -206,3 +208,35 @@ def test_staff_reconcile_a_day(
     )
     assert forbidden.status_code == 403
     assert client.get("/v1/reconciliation", params={"date": "yesterday"}).status_code == 422
+
+
+def test_staff_refund_an_order(
+    client: TestClient, application: Application, acquirer: ScriptedAcquirer, integrator_key: str, clock: FixedClock
+) -> None:
+    line = make_line(application)
+    order = place(client, order_body(line.msisdn.e164, VISA)).json()
+    clock.advance(timedelta(minutes=1))
+    refund_path = f"/v1/orders/{order['id']}/refund"
+
+    forbidden = client.post(refund_path, headers={"Idempotency-Key": "r0", "Authorization": f"Bearer {integrator_key}"})
+    refunded = client.post(refund_path, headers={"Idempotency-Key": "r1"})
+    replay = client.post(refund_path, headers={"Idempotency-Key": "r1"})
+
+    assert forbidden.status_code == 403
+    assert (refunded.status_code, refunded.json()["status"]) == (200, "refunded")
+    assert replay.json() == refunded.json()
+    assert client.get(f"/v1/lines/{line.msisdn.e164}/balance").json()["main"]["amount"] == "0.00"
+    kinds = [t["kind"] for t in client.get(f"/v1/lines/{line.msisdn.e164}/transactions").json()["items"]]
+    assert kinds == ["reversal", "topup"]
+    missing = client.post("/v1/orders/" + "f" * 32 + "/refund", headers={"Idempotency-Key": "r2"})
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "order_not_found")
+
+
+def test_a_refused_order_leaves_its_key_free(
+    client: TestClient, application: Application, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application)
+    refused = place(client, order_body(line.msisdn.e164, {**VISA, "number": "4242424242424241"}), key="same")
+    accepted = place(client, order_body(line.msisdn.e164, VISA), key="same")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "card_invalid")
+    assert (accepted.status_code, accepted.json()["status"]) == (201, "fulfilled")

@@ -383,3 +383,70 @@ def test_reconciliation_of_a_day_lists_every_mismatch(
     report = reconciliation.reconcile(application.uow(), saga, day=day)
     assert [(m.order_id, m.problem) for m in report.mismatches] == [(fulfilled.id, "captured 999, expected 1000 AZN")]
     assert reconciliation.reconcile(application.uow(), saga, day=day + timedelta(days=1)).orders == 0
+
+
+def test_staff_refund_takes_the_delivery_back_then_returns_the_money(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer
+) -> None:
+    line = make_line(application)
+    order = order_top_up(application, saga, line.msisdn.e164, 1000, VISA)
+
+    refunded = orders.refund(application.uow(), saga, order_id=order.id)
+
+    assert refunded.state is OrderState.REFUNDED
+    assert targets(refunded) == ["paid", "fulfilled", "refunded"]
+    assert main_balance(application, line.msisdn.e164) == 0
+    assert acquirer.payments[order.id].refunded == 1000
+    assert orders.refund(application.uow(), saga, order_id=order.id).state is OrderState.REFUNDED  # idempotent
+    assert acquirer.calls.count("refund") == 1
+    assert ledger.audit_ledger(application.uow()).ok
+
+
+def test_a_refund_is_refused_once_the_line_has_used_the_money(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer
+) -> None:
+    from topup.services import bundles
+
+    line = make_line(application)
+    order = order_top_up(application, saga, line.msisdn.e164, 1000, VISA)
+    bundles.buy_bundle(
+        application.uow(),
+        application.clock,
+        application.codes,
+        number=line.msisdn.e164,
+        bundle_code="azercell-1gb-1d",
+        channel="api",
+    )
+    before = snapshot(application)
+
+    with pytest.raises(DomainError) as refused:
+        orders.refund(application.uow(), saga, order_id=order.id)
+
+    assert refused.value.code == "refund_not_possible"
+    assert snapshot(application) == before
+    assert "refund" not in acquirer.calls
+
+
+def test_a_lost_refund_answer_is_settled_by_the_worker(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer, clock: FixedClock
+) -> None:
+    line = make_line(application)
+    order = order_top_up(application, saga, line.msisdn.e164, 1000, VISA)
+    acquirer.lose_next.add("refund")
+
+    assert orders.refund(application.uow(), saga, order_id=order.id).state is OrderState.UNKNOWN
+    clock.advance(orders.CHECK_DELAYS[0])
+    orders.settle_due(application.uow(), saga)
+
+    settled = orders.get_order(application.uow(), order_id=order.id)
+    assert settled.state is OrderState.REFUNDED
+    assert acquirer.payments[order.id].refunded == 1000
+    assert main_balance(application, line.msisdn.e164) == 0
+
+
+def test_only_fulfilled_orders_can_be_refunded(application: Application, saga: orders.Saga) -> None:
+    line = make_line(application)
+    failed = order_top_up(application, saga, line.msisdn.e164, 1000, DECLINED)
+    with pytest.raises(DomainError) as refused:
+        orders.refund(application.uow(), saga, order_id=failed.id)
+    assert refused.value.code == "refund_not_possible"

@@ -32,6 +32,7 @@ class AccountKind(StrEnum):
 class TransactionKind(StrEnum):
     TOPUP = "topup"
     BUNDLE_PURCHASE = "bundle_purchase"
+    REVERSAL = "reversal"  # undoes another transaction exactly (a refunded order's delivery)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +135,8 @@ def draw_from_buckets(
         draws.append((bucket, take))
         remaining -= take
     return draws, remaining
+
+
+def reversed_transfers(transfers: Iterable[Transfer]) -> list[Transfer]:
+    """The transfers that undo `transfers` exactly: every debit becomes a credit of the same amount."""
+    return [Transfer(t.credit_account_id, t.debit_account_id, t.amount, t.unit) for t in transfers]

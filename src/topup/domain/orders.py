@@ -45,7 +45,7 @@ _ALLOWED: dict[OrderState, frozenset[OrderState]] = {
         }
     ),
     OrderState.PAID: frozenset({OrderState.FULFILLED, OrderState.FAILED, OrderState.REFUNDED, OrderState.UNKNOWN}),
-    OrderState.FULFILLED: frozenset({OrderState.REFUNDED}),
+    OrderState.FULFILLED: frozenset({OrderState.REFUNDED, OrderState.UNKNOWN}),  # a refund's answer may be lost
     OrderState.FAILED: frozenset(),
     OrderState.CANCELLED: frozenset(),
     OrderState.REFUNDED: frozenset(),
@@ -125,6 +125,7 @@ class Order:
     provider_reference: str | None = None
     redirect_url: str | None = None
     delivered_transaction_id: str | None = None
+    reversal_transaction_id: str | None = None  # set when a refund took the delivery back out of the ledger
     failure_code: str | None = None
     failure_message: str | None = None
     check_attempts: int = 0

@@ -66,7 +66,13 @@ def run_saga_once(
         stored = uow.idempotency.claim(request, now=clock.now(), pending_body=resource_id)
         uow.commit()
     if stored is None:
-        response = start()
+        try:
+            response = start()
+        except DomainError:  # refused before anything happened (bad card, unknown line): the key is free again
+            with uow:
+                uow.idempotency.release(request)
+                uow.commit()
+            raise
         with uow:
             uow.idempotency.complete(request, response)
             uow.commit()

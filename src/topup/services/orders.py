@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 
 from topup.domain.calendar import baku_date
 from topup.domain.cards import check_card, check_cvc
-from topup.domain.errors import DomainError, ErrorKind, InvalidInput
+from topup.domain.errors import DomainError, ErrorKind, InsufficientBalance, InvalidInput
 from topup.domain.fx import LockedRate
 from topup.domain.history import TransactionRecord
+from topup.domain.ledger import TransactionKind, check_posting, reversed_transfers
 from topup.domain.numbers import parse_msisdn
 from topup.domain.orders import Order, OrderState, PaymentMethod
 from topup.domain.quotes import ProductType, Quote
@@ -46,6 +47,11 @@ class OrderNotFound(DomainError):
 
 class QuoteMismatch(DomainError):
     code = "quote_mismatch"
+
+
+class RefundNotPossible(DomainError):
+    code = "refund_not_possible"
+    kind = ErrorKind.CONFLICT
 
 
 class OrderNotCancellable(DomainError):
@@ -172,6 +178,26 @@ def cancel(uow: UnitOfWork, saga: Saga, *, order_id: str, scope: str | None) -> 
     return order
 
 
+def refund(uow: UnitOfWork, saga: Saga, *, order_id: str) -> Order:
+    """Staff: give a fulfilled order's money back. The delivery is first taken back out of the ledger (refused
+    if the line has already used it), then the acquirer refunds; a lost answer is settled by the worker.
+    The line's usage period is not shortened: the days already granted stay (the operator's rule for
+    reversals is not public; this is the customer-friendly reading)."""
+    with uow:
+        order = _locked(uow, order_id)
+        if order.state is OrderState.REFUNDED:
+            return order
+        if order.state is not OrderState.FULFILLED or order.delivered_transaction_id is None:
+            raise RefundNotPossible(
+                f"Only a fulfilled order can be refunded; this one is {order.state.value}.", state=order.state.value
+            )
+        if order.reversal_transaction_id is None:
+            order.reversal_transaction_id = _reverse_delivery(uow, saga, order, order.delivered_transaction_id).id
+            uow.orders.save(order)
+        uow.commit()
+    return _refund_payment(uow, saga, order_id)
+
+
 def get_order(uow: UnitOfWork, *, order_id: str, scope: str | None = None) -> Order:
     """`scope` None is staff (every order); otherwise only the caller's own orders exist for them."""
     with uow:
@@ -253,6 +279,59 @@ def _locked(uow: UnitOfWork, order_id: str, *, scope: str | None = None) -> Orde
     return order
 
 
+def _reverse_delivery(uow: UnitOfWork, saga: Saga, order: Order, delivered_id: str) -> TransactionRecord:
+    delivered = uow.transactions.get(delivered_id)
+    if delivered is None:
+        raise RefundNotPossible("This order's delivery is not in the ledger.", transaction_id=delivered_id)
+    line = require_line(uow, parse_msisdn(order.msisdn), for_update=True)
+    transfers = reversed_transfers(uow.ledger.transfers_of(delivered_id))
+    touched = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}
+    states = uow.ledger.states(sorted(touched | {line.main_account_id}))
+    try:
+        balances = check_posting(transfers, states)
+    except InsufficientBalance:
+        raise RefundNotPossible(
+            "The line has already used what this order delivered, so it cannot be taken back.",
+            transaction_id=delivered_id,
+        ) from None
+    now = saga.clock.now()
+    transaction_id = uuid.uuid4().hex
+    record = TransactionRecord(
+        id=transaction_id,
+        msisdn=order.msisdn,
+        operator=delivered.operator,
+        kind=TransactionKind.REVERSAL,
+        channel=ORDER_CHANNEL,
+        amount_qepik=delivered.amount_qepik,
+        vat_qepik=delivered.vat_qepik,
+        balance_after_qepik=balances.get(line.main_account_id, states[line.main_account_id].balance),
+        valid_until=line.valid_until,
+        created_at=now,
+        verification_code=saga.codes.code_for(transaction_id),
+        bundle_code=delivered.bundle_code,
+    )
+    uow.ledger.post(record, transfers)
+    return record
+
+
+def _refund_payment(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
+    order = get_order(uow, order_id=order_id)
+    try:
+        result = saga.acquirer.refund(
+            provider_reference=order.provider_reference or "", amount_minor=order.charge_minor
+        )
+    except ProviderUnavailable:
+        return _record_no_answer(uow, saga, order_id, step="refund", unknown=True)
+    with uow:
+        order = _locked(uow, order_id)
+        if result.status is PaymentStatus.REFUNDED and order.state in (OrderState.FULFILLED, OrderState.UNKNOWN):
+            order.move(OrderState.REFUNDED, reason="refunded by staff", at=saga.clock.now())
+            order.next_check_at = None
+            uow.orders.save(order)
+        uow.commit()
+    return order
+
+
 def _record_no_answer(uow: UnitOfWork, saga: Saga, order_id: str, *, step: str, unknown: bool) -> Order:
     with uow:
         order = _locked(uow, order_id)
@@ -260,7 +339,7 @@ def _record_no_answer(uow: UnitOfWork, saga: Saga, order_id: str, *, step: str, 
         if order.state is OrderState.CREATED and not unknown:
             order.fail(code="provider_unavailable", message=f"The card acquirer did not answer ({step}).", at=now)
             order.next_check_at = None
-        elif order.state is not OrderState.UNKNOWN and not order.is_settled:
+        elif order.state is not OrderState.UNKNOWN and (not order.is_settled or step == "refund"):
             order.move(OrderState.UNKNOWN, reason=f"{step}: no answer from the card acquirer", at=now)
             order.next_check_at = now + saga.check_delay(order.check_attempts)
         uow.orders.save(order)
@@ -288,6 +367,8 @@ def _apply_payment(uow: UnitOfWork, saga: Saga, order_id: str, result: PaymentRe
         _follow(order, result, saga, now=saga.clock.now())
         uow.orders.save(order)
         uow.commit()
+    if order.reversal_transaction_id is not None and order.state is OrderState.UNKNOWN:
+        return _refund_payment(uow, saga, order_id)  # a refund whose answer was lost: ask again (idempotent)
     if order.failure_code is not None and order.state not in (OrderState.FAILED, OrderState.CANCELLED):
         return _release_hold(uow, saga, order_id)
     if order.state is OrderState.PAID:
@@ -297,6 +378,13 @@ def _apply_payment(uow: UnitOfWork, saga: Saga, order_id: str, result: PaymentRe
 
 def _follow(order: Order, result: PaymentResult, saga: Saga, *, now: datetime) -> None:
     status = result.status
+    if order.reversal_transaction_id is not None:  # a refund is under way
+        if status is PaymentStatus.REFUNDED:
+            order.move(OrderState.REFUNDED, reason="refunded by staff", at=now)
+            order.next_check_at = None
+        else:
+            order.next_check_at = now + saga.check_delay(order.check_attempts)
+        return
     if status is PaymentStatus.REQUIRES_ACTION:
         if now >= order.created_at + saga.challenge_timeout:
             order.move(OrderState.CANCELLED, reason="3-D Secure not completed in time", at=now)

@@ -199,6 +199,8 @@ class Ledger(Protocol):
         """
         ...
 
+    def transfers_of(self, transaction_id: str) -> list[Transfer]: ...
+
     def buckets(self, msisdn: Msisdn, *, now: datetime) -> list[BucketView]:
         """Live buckets (not expired, not empty), earliest expiry first."""
         ...
@@ -245,6 +247,10 @@ class IdempotencyStore(Protocol):
         ...
 
     def complete(self, request: IdempotentRequest, response: StoredResponse) -> None: ...
+
+    def release(self, request: IdempotentRequest) -> None:
+        """Forget a claim that is still pending (its request failed before doing anything)."""
+        ...
 
 
 class UnitOfWork(Protocol):

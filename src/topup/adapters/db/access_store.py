@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from topup.adapters.db.handle import ConnectionHandle, dialect_insert
 from topup.adapters.db.tables import api_keys, idempotency_keys
@@ -106,6 +106,15 @@ class SqlIdempotencyStore:
                 idempotency_key=request.key,
             )
         return StoredResponse(status_code=row.status_code, body=row.body)
+
+    def release(self, request: IdempotentRequest) -> None:
+        self._handle.connection.execute(
+            delete(idempotency_keys).where(
+                idempotency_keys.c.scope == request.scope,
+                idempotency_keys.c.key == request.key,
+                idempotency_keys.c.status_code.is_(None),
+            )
+        )
 
     def complete(self, request: IdempotentRequest, response: StoredResponse) -> None:
         self._handle.connection.execute(

@@ -195,6 +195,14 @@ class SqlLedger:
             new_balances[account_id] = int(balance)
         return new_balances
 
+    def transfers_of(self, transaction_id: str) -> list[Transfer]:
+        rows = self._handle.connection.execute(
+            select(transfers.c.debit_account_id, transfers.c.credit_account_id, transfers.c.amount, transfers.c.unit)
+            .where(transfers.c.transaction_id == transaction_id)
+            .order_by(transfers.c.id)
+        )
+        return [Transfer(r.debit_account_id, r.credit_account_id, r.amount, Unit(r.unit)) for r in rows]
+
     def buckets(self, msisdn: Msisdn, *, now: datetime) -> list[BucketView]:
         rows = self._handle.connection.execute(
             select(accounts)

@@ -233,6 +233,7 @@ orders = Table(
     Column("provider_reference", String(64)),
     Column("redirect_url", Text),
     Column("delivered_transaction_id", String(32), unique=True),
+    Column("reversal_transaction_id", String(32), unique=True),
     Column("failure_code", String(64)),
     Column("failure_message", String(200)),
     Column("check_attempts", Integer, nullable=False, server_default="0"),

@@ -114,6 +114,25 @@ def cancel_order(
     return respond_once(request, application, caller, idempotency_key, "", operation)
 
 
+@router.post("/orders/{order_id}/refund", summary="Refund a fulfilled order (admin)")
+def refund_order(
+    order_id: str, request: Request, application: AppDep, caller: AdminDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    base_url = application.settings.public_base_url
+
+    def start() -> tuple[int, dict[str, Any]]:
+        return 200, serialise.order(
+            orders.refund(application.uow(), application.saga, order_id=order_id), base_url=base_url
+        )
+
+    def current(existing_id: str) -> tuple[int, dict[str, Any]] | None:
+        return 200, serialise.order(orders.get_order(application.uow(), order_id=existing_id), base_url=base_url)
+
+    return respond_saga_once(
+        request, application, caller, idempotency_key, "", resource_id=order_id, start=start, current=current
+    )
+
+
 @router.get("/reconciliation", summary="Payments captured against value delivered for one Baku day (admin)")
 def reconcile(application: AppDep, _caller: AdminDep, day: Annotated[date, Query(alias="date")]) -> dict[str, Any]:
     return serialise.reconciliation(reconciliation.reconcile(application.uow(), application.saga, day=day))
