@@ -13,9 +13,10 @@ from topup.adapters.db.engine import make_engine
 from topup.adapters.db.migrate import current_revision, head_revision, upgrade
 from topup.adapters.db.unit_of_work import ProcessCaches, SqlUnitOfWork
 from topup.adapters.payments.card_acquirer import HttpCardAcquirer
-from topup.adapters.receipt_codes import HmacReceiptCodes
+from topup.adapters.receipt_codes import HmacFingerprints, HmacReceiptCodes
 from topup.config import Settings
-from topup.services.orders import CHECK_DELAYS, Saga
+from topup.domain.money import parse_amount
+from topup.services.orders import CHECK_DELAYS, OrderLimits, Saga
 from topup.services.payments import CardAcquirer
 from topup.services.ports import Clock, ReceiptCodes
 
@@ -42,6 +43,13 @@ class Application:
             self.clock,
             self.codes,
             self.acquirer,
+            HmacFingerprints(settings.secret_key),
+            OrderLimits(
+                number_count_max=settings.order_number_daily_count_max,
+                number_amount_max_qepik=parse_amount(settings.order_number_daily_amount_max),
+                card_count_max=settings.order_card_daily_count_max,
+                card_amount_max_qepik=parse_amount(settings.order_card_daily_amount_max),
+            ),
             check_delays=tuple(timedelta(seconds=s) for s in settings.order_check_delays_seconds) or CHECK_DELAYS,
             created_grace=timedelta(seconds=settings.order_created_grace_seconds),
             challenge_timeout=timedelta(seconds=settings.order_challenge_timeout_seconds),

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     order_check_delays_seconds: tuple[int, ...] = (300, 3600, 86_400)
     order_created_grace_seconds: int = Field(default=120, ge=0)
     order_challenge_timeout_seconds: int = Field(default=1800, ge=0)
+    # Daily limits on paid orders (Baku day), per number and per card, in AZN.
+    order_number_daily_count_max: int = Field(default=10, ge=1)
+    order_number_daily_amount_max: str = "1000.00"
+    order_card_daily_count_max: int = Field(default=20, ge=1)
+    order_card_daily_amount_max: str = "2000.00"
     # How long a quote's exchange rate stays locked.
     quote_lock_seconds: int = Field(default=900, ge=30, le=86_400)
 

@@ -52,6 +52,8 @@ def environment(tmp_path: Path) -> dict[str, str]:
         TOPUP_WORKER_IN_PROCESS="false",  # the test runs the worker itself, after the restart
         TOPUP_ORDER_CHECK_DELAYS_SECONDS="[0]",
         TOPUP_ORDER_CREATED_GRACE_SECONDS="0",
+        TOPUP_ORDER_NUMBER_DAILY_COUNT_MAX="1000",  # the burst is one card on four numbers: no limit in the way
+        TOPUP_ORDER_CARD_DAILY_COUNT_MAX="1000",
         PORT=str(port),
     )
     return env

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 
+from tests.conftest import SAMPLE_CATALOGUE
 from tests.factories import make_line, snapshot
 from tests.fakes import CHALLENGE, DECLINED, VISA, ScriptedAcquirer
 from topup.adapters.clock import FixedClock
@@ -14,7 +16,7 @@ from topup.bootstrap import Application
 from topup.domain.errors import DomainError
 from topup.domain.orders import OrderState
 from topup.domain.quotes import ProductType
-from topup.services import ledger, lines, orders, quotes
+from topup.services import catalogue, ledger, lines, orders, quotes
 from topup.services.payments import CardDetails, PaymentResult, PaymentStatus
 
 
@@ -25,7 +27,7 @@ def acquirer() -> ScriptedAcquirer:
 
 @pytest.fixture
 def saga(application: Application, acquirer: ScriptedAcquirer) -> orders.Saga:
-    return orders.Saga(application.clock, application.codes, acquirer)
+    return replace(application.saga, acquirer=acquirer)
 
 
 def order_top_up(application: Application, saga: orders.Saga, number: str, amount_qepik: int, card: CardDetails):  # type: ignore[no-untyped-def]
@@ -163,9 +165,7 @@ def test_an_undeliverable_order_releases_the_hold(
             return super().authorise(**kwargs)  # type: ignore[arg-type]
 
     barring = BarAfterAuthorise()
-    order = order_top_up(
-        application, orders.Saga(application.clock, application.codes, barring), line.msisdn.e164, 1000, VISA
-    )
+    order = order_top_up(application, replace(saga, acquirer=barring), line.msisdn.e164, 1000, VISA)
 
     assert (order.state, order.failure_code) == (OrderState.FAILED, "line_barred")
     assert targets(order) == ["paid", "failed"]
@@ -198,7 +198,7 @@ def test_an_order_whose_process_died_before_asking_is_failed_after_the_grace(
     with pytest.raises(KeyboardInterrupt):
         order_top_up(
             application,
-            orders.Saga(application.clock, application.codes, DiesBeforeCalling()),
+            replace(saga, acquirer=DiesBeforeCalling()),
             line.msisdn.e164,
             1000,
             VISA,
@@ -450,3 +450,56 @@ def test_only_fulfilled_orders_can_be_refunded(application: Application, saga: o
     with pytest.raises(DomainError) as refused:
         orders.refund(application.uow(), saga, order_id=failed.id)
     assert refused.value.code == "refund_not_possible"
+
+
+def test_daily_limits_per_number_and_per_card(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer, clock: FixedClock
+) -> None:
+    tight = replace(saga, limits=orders.OrderLimits(number_count_max=2, number_amount_max_qepik=2500, card_count_max=3))
+    first, second = make_line(application), make_line(application)
+    order_top_up(application, tight, first.msisdn.e164, 1000, VISA)
+    order_top_up(application, tight, first.msisdn.e164, 1000, VISA)
+    before = snapshot(application)
+
+    with pytest.raises(DomainError) as by_number:
+        order_top_up(application, tight, first.msisdn.e164, 100, VISA)
+    order_top_up(application, tight, second.msisdn.e164, 1000, VISA)  # another number: fine
+    with pytest.raises(DomainError) as by_card:
+        order_top_up(application, tight, second.msisdn.e164, 1000, VISA)  # the card's third order today
+
+    assert (by_number.value.code, by_number.value.details["limit"]) == ("limit_exceeded", "daily_count")
+    assert (by_card.value.code, by_card.value.details["subject"]) == ("limit_exceeded", "card")
+    assert acquirer.calls.count("authorise") == 3
+    clock.advance(timedelta(days=1))  # a new Baku day
+    assert order_top_up(application, tight, first.msisdn.e164, 1000, VISA).state is OrderState.FULFILLED
+    assert before["transactions"] != snapshot(application)["transactions"]
+
+
+def test_declined_orders_do_not_count_against_the_limits(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer
+) -> None:
+    tight = replace(saga, limits=orders.OrderLimits(number_count_max=1))
+    line = make_line(application)
+    order_top_up(application, tight, line.msisdn.e164, 1000, DECLINED)
+    assert order_top_up(application, tight, line.msisdn.e164, 1000, VISA).state is OrderState.FULFILLED
+
+
+def test_the_operator_cool_down_between_two_orders_for_a_number(
+    application: Application, saga: orders.Saga, acquirer: ScriptedAcquirer, clock: FixedClock
+) -> None:
+    source = (
+        SAMPLE_CATALOGUE.read_text(encoding="utf-8")
+        .replace('version = "2026.11-sample.2"', 'version = "cooldown"')
+        .replace("cooldown_seconds = 0", "cooldown_seconds = 120", 1)
+    )
+    catalogue.load_catalogue(application.uow(), clock, source=source)
+    line = make_line(application)
+    order_top_up(application, saga, line.msisdn.e164, 1000, VISA)
+    clock.advance(timedelta(seconds=30))
+
+    with pytest.raises(DomainError) as too_soon:
+        order_top_up(application, saga, line.msisdn.e164, 1000, VISA)
+
+    assert (too_soon.value.code, too_soon.value.details["retry_after_seconds"]) == ("too_many_top_ups", 91)
+    clock.advance(timedelta(seconds=90))
+    assert order_top_up(application, saga, line.msisdn.e164, 1000, VISA).state is OrderState.FULFILLED

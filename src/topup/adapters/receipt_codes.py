@@ -22,3 +22,14 @@ class HmacReceiptCodes:
         digest = hmac.new(self._key, transaction_id.encode(), hashlib.sha256).digest()
         code = base64.b32encode(digest).decode().translate(_BASE32_TO_CROCKFORD)[:CODE_LENGTH]
         return f"{code[:5]}-{code[5:]}"
+
+
+class HmacFingerprints:
+    """A card's fingerprint: HMAC-SHA256 of its number under the server's key. It tells "the same card" (for
+    limits) without keeping the number, and cannot be reversed or brute-forced without the key."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._key = b"card-fingerprint:" + secret_key.encode()
+
+    def card(self, number: str) -> str:
+        return hmac.new(self._key, number.encode(), hashlib.sha256).hexdigest()

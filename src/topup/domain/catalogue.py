@@ -41,6 +41,7 @@ class TopUpRules:
     denominations_qepik: tuple[int, ...] = ()  # empty: any amount between min and max
     validity_tiers: tuple[ValidityTier, ...] = ()
     grace_days: int = 0  # after the usage period, days in which the line can still receive a top-up
+    cooldown_seconds: int = 0  # a paid order for a number is refused this soon after the last one
 
     def __post_init__(self) -> None:
         if not 0 < self.amount_min_qepik <= self.amount_max_qepik:
@@ -50,7 +51,10 @@ class TopUpRules:
         thresholds = [tier.amount_min_qepik for tier in self.validity_tiers]
         if thresholds != sorted(set(thresholds)):
             raise CatalogueInvalid("Validity tiers must be in increasing order of amount, without repeats.")
-        if any(tier.validity_days <= 0 for tier in self.validity_tiers) or self.grace_days < 0:
+        if (
+            any(tier.validity_days <= 0 for tier in self.validity_tiers)
+            or min(self.grace_days, self.cooldown_seconds) < 0
+        ):
             raise CatalogueInvalid("Validity and grace days must be positive.")
 
     def check_amount(self, amount_qepik: int) -> None:

@@ -70,6 +70,7 @@ def _operator(code: str, body: dict[str, Any]) -> Operator:
             for tier in topup.get("validity_tiers", [])
         ),
         grace_days=_optional_integer(topup, "grace_days"),
+        cooldown_seconds=_optional_integer(topup, "cooldown_seconds"),
     )
     tariff_body = _table(body, "tariff")
     tariff = Tariff(

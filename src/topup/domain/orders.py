@@ -122,6 +122,7 @@ class Order:
     quote_id: str | None = None
     card_brand: str | None = None
     card_last_four: str | None = None
+    card_fingerprint: str | None = None  # keyed hash of the card number: the same card, without the number
     provider_reference: str | None = None
     redirect_url: str | None = None
     delivered_transaction_id: str | None = None

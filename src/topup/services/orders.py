@@ -13,21 +13,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
-from topup.domain.calendar import baku_date
+from topup.domain.calendar import BAKU, baku_date
 from topup.domain.cards import check_card, check_cvc
 from topup.domain.errors import DomainError, ErrorKind, InsufficientBalance, InvalidInput
 from topup.domain.fx import LockedRate
 from topup.domain.history import TransactionRecord
 from topup.domain.ledger import TransactionKind, check_posting, reversed_transfers
+from topup.domain.limits import Limits, check_limits
 from topup.domain.numbers import parse_msisdn
 from topup.domain.orders import Order, OrderState, PaymentMethod
 from topup.domain.quotes import ProductType, Quote
 from topup.services import bundles, topups
 from topup.services.lines import require_line
 from topup.services.payments import CardAcquirer, CardDetails, PaymentResult, PaymentStatus, ProviderUnavailable
-from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
+from topup.services.ports import Clock, Fingerprints, ReceiptCodes, UnitOfWork
 from topup.services.quotes import price
 
 # When to ask a provider again about an unsettled order: 5 minutes, an hour, then daily (Kill Bill's janitor).
@@ -60,12 +61,25 @@ class OrderNotCancellable(DomainError):
 
 
 @dataclass(frozen=True, slots=True)
+class OrderLimits:
+    """Daily (Baku day) limits on paid orders, per number and per card; the cool-down between two orders for
+    one number is the operator's (catalogue `cooldown_seconds`)."""
+
+    number_count_max: int = 10
+    number_amount_max_qepik: int = 100_000
+    card_count_max: int = 20
+    card_amount_max_qepik: int = 200_000
+
+
+@dataclass(frozen=True, slots=True)
 class Saga:
     """What the saga works with besides the database, and its timings (settings can shorten them)."""
 
     clock: Clock
     codes: ReceiptCodes
     acquirer: CardAcquirer
+    fingerprints: Fingerprints
+    limits: OrderLimits = OrderLimits()
     check_delays: tuple[timedelta, ...] = CHECK_DELAYS
     created_grace: timedelta = CREATED_GRACE
     challenge_timeout: timedelta = CHALLENGE_TIMEOUT
@@ -97,9 +111,11 @@ def place_card_order(
     pan, summary = check_card(card.number, card.expiry_month, card.expiry_year, today=baku_date(now))
     check_cvc(card.cvc, brand=summary.brand)
     card = CardDetails(pan, card.expiry_month, card.expiry_year, card.cvc)  # digits only, as acquirers expect
+    fingerprint = saga.fingerprints.card(pan)
     with uow:
-        line = require_line(uow, msisdn)
+        line = require_line(uow, msisdn, for_update=True)  # one order at a time per number: limits hold
         terms = _terms(uow, saga.clock, quote_id, msisdn.e164, product_type, amount_qepik, bundle_code, currency)
+        _check_limits(uow, saga, terms, fingerprint, now=now)
         if product_type is ProductType.TOPUP:  # refuse now what delivery would refuse later
             catalogue = uow.catalogue.current()
             line.plan_top_up(catalogue.operator(line.operator), terms.amount_qepik, today=baku_date(now), vat_bp=0)
@@ -121,6 +137,7 @@ def place_card_order(
             quote_id=quote_id,
             card_brand=summary.brand,
             card_last_four=summary.last_four,
+            card_fingerprint=fingerprint,
             next_check_at=now + saga.created_grace,
             updated_at=now,
         )
@@ -233,6 +250,26 @@ def list_orders(
         )
         found = [uow.orders.get(order_id) for order_id in ids]
     return [order for order in found if order is not None]
+
+
+def _check_limits(uow: UnitOfWork, saga: Saga, terms: Quote, fingerprint: str, *, now: datetime) -> None:
+    day_start = datetime.combine(baku_date(now), time(0), tzinfo=BAKU)
+    operator = uow.catalogue.current().operator(terms.operator)
+    limits = saga.limits
+    check_limits(
+        Limits(limits.number_count_max, limits.number_amount_max_qepik, operator.topup.cooldown_seconds),
+        uow.orders.usage(msisdn=terms.msisdn, card_fingerprint=None, since=day_start),
+        terms.amount_qepik,
+        now=now,
+        subject="number",
+    )
+    check_limits(
+        Limits(limits.card_count_max, limits.card_amount_max_qepik),
+        uow.orders.usage(msisdn=None, card_fingerprint=fingerprint, since=day_start),
+        terms.amount_qepik,
+        now=now,
+        subject="card",
+    )
 
 
 def _terms(

@@ -10,6 +10,7 @@ from typing import Protocol, Self
 from topup.domain.catalogue import Catalogue
 from topup.domain.history import TransactionRecord
 from topup.domain.ledger import AccountKind, AccountState, Bucket, Transfer, Unit
+from topup.domain.limits import Usage
 from topup.domain.lines import Line
 from topup.domain.numbers import Msisdn
 from topup.domain.orders import Order
@@ -19,6 +20,12 @@ from topup.domain.quotes import Quote
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class Fingerprints(Protocol):
+    def card(self, number: str) -> str:
+        """A stable keyed hash of a card number (never the number itself)."""
         ...
 
 
@@ -121,6 +128,8 @@ class OrderRepository(Protocol):
         ...
 
     def due_for_check(self, *, now: datetime, limit: int) -> list[str]: ...
+
+    def usage(self, *, msisdn: str | None, card_fingerprint: str | None, since: datetime) -> Usage: ...
 
     def list(
         self,

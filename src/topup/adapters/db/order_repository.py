@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.tables import order_transitions, orders
+from topup.domain.limits import Usage
 from topup.domain.orders import FINAL_STATES, Order, OrderState, OrderStatus, PaymentMethod, Transition
 
 _MUTABLE = (
@@ -100,6 +101,23 @@ class SqlOrderRepository:
         query = query.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)
         return [row.id for row in self._handle.connection.execute(query)]
 
+    def usage(self, *, msisdn: str | None, card_fingerprint: str | None, since: datetime) -> Usage:
+        """Orders since `since` for a number or a card that were not refused: count, AZN value, latest."""
+        query = select(
+            func.count(), func.coalesce(func.sum(orders.c.amount_qepik), 0), func.max(orders.c.created_at)
+        ).where(
+            orders.c.created_at >= since,
+            orders.c.state.not_in([OrderState.FAILED.value, OrderState.CANCELLED.value]),
+        )
+        if msisdn is not None:
+            query = query.where(orders.c.msisdn == msisdn)
+        if card_fingerprint is not None:
+            query = query.where(orders.c.card_fingerprint == card_fingerprint)
+        count, amount, latest = self._handle.connection.execute(query).one()
+        if latest is not None and latest.tzinfo is None:
+            latest = latest.replace(tzinfo=UTC)
+        return Usage(int(count), int(amount), latest)
+
     def _write_new_transitions(self, order: Order) -> None:
         saved = self._saved_transitions.get(order.id, 0)
         new = order.status.history[saved:]
@@ -139,6 +157,7 @@ def _row(order: Order) -> dict[str, Any]:
         "quote_id": order.quote_id,
         "card_brand": order.card_brand,
         "card_last_four": order.card_last_four,
+        "card_fingerprint": order.card_fingerprint,
         "provider_reference": order.provider_reference,
         "redirect_url": order.redirect_url,
         "delivered_transaction_id": order.delivered_transaction_id,

@@ -230,6 +230,7 @@ orders = Table(
     Column("quote_id", String(32)),
     Column("card_brand", String(20)),
     Column("card_last_four", String(4)),
+    Column("card_fingerprint", String(64)),
     Column("provider_reference", String(64)),
     Column("redirect_url", Text),
     Column("delivered_transaction_id", String(32), unique=True),
@@ -247,6 +248,7 @@ orders = Table(
     CheckConstraint("amount_qepik > 0 AND charge_minor > 0", name="amounts_positive"),
     Index("ix_orders_msisdn_created_at", "msisdn", "created_at"),
     Index("ix_orders_next_check_at", "next_check_at"),
+    Index("ix_orders_card_fingerprint_created_at", "card_fingerprint", "created_at"),
 )
 
 order_transitions = Table(
