@@ -14,11 +14,13 @@ from topup.adapters.db.migrate import current_revision, head_revision, upgrade
 from topup.adapters.db.unit_of_work import ProcessCaches, SqlUnitOfWork
 from topup.adapters.payments.card_acquirer import HttpCardAcquirer
 from topup.adapters.receipt_codes import HmacFingerprints, HmacReceiptCodes
+from topup.adapters.webhook_sender import HttpWebhookSender
 from topup.config import Settings
 from topup.domain.money import parse_amount
 from topup.services.orders import CHECK_DELAYS, OrderLimits, Saga
 from topup.services.payments import CardAcquirer
 from topup.services.ports import Clock, ReceiptCodes
+from topup.services.webhooks import WebhookSender
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Application:
     codes: ReceiptCodes
     caches: ProcessCaches = field(default_factory=ProcessCaches)
     acquirer: CardAcquirer | None = None
+    webhook_sender: WebhookSender = field(default_factory=HttpWebhookSender)
 
     @property
     def saga(self) -> Saga:
@@ -65,6 +68,10 @@ class Application:
         return current_revision(self.engine) == head_revision()
 
     def close(self) -> None:
+        for client in (self.acquirer, self.webhook_sender):
+            close = getattr(client, "close", None)  # HTTP adapters hold connection pools
+            if callable(close):
+                close()
         self.engine.dispose()
 
 

@@ -1,4 +1,5 @@
-"""The worker: settles orders left unfinished (unknown answers, crashes, abandoned 3-D Secure).
+"""The worker: settles orders left unfinished (unknown answers, crashes, abandoned 3-D Secure) and delivers
+webhooks from the outbox.
 
 `topup worker` runs it on its own; `topup serve` runs one in a thread of every server process (off with
 TOPUP_WORKER_IN_PROCESS=false). Several workers at once are safe: on PostgreSQL each takes due orders with
@@ -11,20 +12,30 @@ import logging
 import threading
 
 from topup.bootstrap import Application
-from topup.services import orders
+from topup.services import orders, webhooks
 
 logger = logging.getLogger("topup.worker")
 BATCH_SIZE = 50
 
 
 def run_once(application: Application) -> int:
-    """Settle every order that is due now, batch by batch. Returns how many were looked at."""
+    """Settle every order that is due now, then deliver due webhooks, batch by batch. Returns how many orders
+    and events were looked at."""
+
+    def settle() -> int:
+        return orders.settle_due(application.uow(), application.saga, limit=BATCH_SIZE)
+
+    def deliver() -> int:
+        return webhooks.deliver_due(application.uow(), application.clock, application.webhook_sender, limit=BATCH_SIZE)
+
     total = 0
-    while True:
-        seen = orders.settle_due(application.uow(), application.saga, limit=BATCH_SIZE)
-        total += seen
-        if seen < BATCH_SIZE:
-            return total
+    for step in (settle, deliver):
+        while True:
+            seen = step()
+            total += seen
+            if seen < BATCH_SIZE:
+                break
+    return total
 
 
 def run_until_stopped(application: Application, stop: threading.Event, *, interval_seconds: float) -> None:

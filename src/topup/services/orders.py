@@ -25,7 +25,7 @@ from topup.domain.limits import Limits, check_limits
 from topup.domain.numbers import parse_msisdn
 from topup.domain.orders import Order, OrderState, PaymentMethod
 from topup.domain.quotes import ProductType, Quote
-from topup.services import bundles, topups
+from topup.services import bundles, topups, webhooks
 from topup.services.lines import require_line
 from topup.services.payments import CardAcquirer, CardDetails, PaymentResult, PaymentStatus, ProviderUnavailable
 from topup.services.ports import Clock, Fingerprints, ReceiptCodes, UnitOfWork
@@ -190,7 +190,7 @@ def cancel(uow: UnitOfWork, saga: Saga, *, order_id: str, scope: str | None) -> 
             )
         order.move(OrderState.CANCELLED, reason="cancelled by the customer", at=saga.clock.now())
         order.next_check_at = None
-        uow.orders.save(order)
+        _save(uow, saga, order)
         uow.commit()
     return order
 
@@ -210,7 +210,7 @@ def refund(uow: UnitOfWork, saga: Saga, *, order_id: str) -> Order:
             )
         if order.reversal_transaction_id is None:
             order.reversal_transaction_id = _reverse_delivery(uow, saga, order, order.delivered_transaction_id).id
-            uow.orders.save(order)
+            _save(uow, saga, order)
         uow.commit()
     return _refund_payment(uow, saga, order_id)
 
@@ -309,6 +309,13 @@ def _terms(
     return quoted
 
 
+def _save(uow: UnitOfWork, saga: Saga, order: Order) -> None:
+    """Save the order and queue the webhook events its new transitions trigger, in the same transaction."""
+    new = uow.orders.save(order)
+    if new:
+        webhooks.queue_order_events(uow, order, new, now=saga.clock.now())
+
+
 def _locked(uow: UnitOfWork, order_id: str, *, scope: str | None = None) -> Order:
     order = uow.orders.get(order_id, for_update=True) if order_id.isalnum() else None
     if order is None or (scope is not None and order.scope != scope):
@@ -364,7 +371,7 @@ def _refund_payment(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
         if result.status is PaymentStatus.REFUNDED and order.state in (OrderState.FULFILLED, OrderState.UNKNOWN):
             order.move(OrderState.REFUNDED, reason="refunded by staff", at=saga.clock.now())
             order.next_check_at = None
-            uow.orders.save(order)
+            _save(uow, saga, order)
         uow.commit()
     return order
 
@@ -379,7 +386,7 @@ def _record_no_answer(uow: UnitOfWork, saga: Saga, order_id: str, *, step: str, 
         elif order.state is not OrderState.UNKNOWN and (not order.is_settled or step == "refund"):
             order.move(OrderState.UNKNOWN, reason=f"{step}: no answer from the card acquirer", at=now)
             order.next_check_at = now + saga.check_delay(order.check_attempts)
-        uow.orders.save(order)
+        _save(uow, saga, order)
         uow.commit()
     return order
 
@@ -389,7 +396,7 @@ def _schedule_next_check(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
         order = _locked(uow, order_id)
         order.check_attempts += 1
         order.next_check_at = saga.clock.now() + saga.check_delay(order.check_attempts)
-        uow.orders.save(order)
+        _save(uow, saga, order)
         uow.commit()
     return order
 
@@ -402,7 +409,7 @@ def _apply_payment(uow: UnitOfWork, saga: Saga, order_id: str, result: PaymentRe
             return order
         order.provider_reference = result.provider_reference or order.provider_reference
         _follow(order, result, saga, now=saga.clock.now())
-        uow.orders.save(order)
+        _save(uow, saga, order)
         uow.commit()
     if order.reversal_transaction_id is not None and order.state is OrderState.UNKNOWN:
         return _refund_payment(uow, saga, order_id)  # a refund whose answer was lost: ask again (idempotent)
@@ -477,7 +484,7 @@ def _deliver_and_capture(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
             if order.delivered_transaction_id is None:
                 order.delivered_transaction_id = _deliver(uow, saga, order).id
                 order.updated_at = saga.clock.now()
-                uow.orders.save(order)
+                _save(uow, saga, order)
             uow.commit()
     except DomainError as error:  # the line cannot take it (barred, closed, ...): nothing was delivered
         failure = error
@@ -485,7 +492,7 @@ def _deliver_and_capture(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
         with uow:
             order = _locked(uow, order_id)
             order.failure_code, order.failure_message = failure.code, failure.message[:200]
-            uow.orders.save(order)
+            _save(uow, saga, order)
             uow.commit()
         return _release_hold(uow, saga, order_id)
     try:
@@ -501,7 +508,7 @@ def _deliver_and_capture(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
         if result.status is PaymentStatus.CAPTURED and order.state in (OrderState.PAID, OrderState.UNKNOWN):
             order.move(OrderState.FULFILLED, reason="delivered and captured", at=saga.clock.now())
             order.next_check_at = None
-            uow.orders.save(order)
+            _save(uow, saga, order)
         uow.commit()
     return order
 
@@ -520,6 +527,6 @@ def _release_hold(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
                 OrderState.FAILED, reason=f"not delivered ({order.failure_code}); hold released", at=saga.clock.now()
             )
             order.next_check_at = None
-            uow.orders.save(order)
+            _save(uow, saga, order)
         uow.commit()
     return order

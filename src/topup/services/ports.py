@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Protocol, Self
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol, Self
 
 from topup.domain.catalogue import Catalogue
 from topup.domain.history import TransactionRecord
@@ -13,8 +13,11 @@ from topup.domain.ledger import AccountKind, AccountState, Bucket, Transfer, Uni
 from topup.domain.limits import Usage
 from topup.domain.lines import Line
 from topup.domain.numbers import Msisdn
-from topup.domain.orders import Order
+from topup.domain.orders import Order, Transition
 from topup.domain.quotes import Quote
+
+if TYPE_CHECKING:  # the webhook service defines its records; importing them at run time would be circular
+    from topup.services.webhooks import DeliveryAttempt, PendingEvent, Webhook
 
 
 class Clock(Protocol):
@@ -123,8 +126,8 @@ class OrderRepository(Protocol):
 
     def get(self, order_id: str, *, for_update: bool = False) -> Order | None: ...
 
-    def save(self, order: Order) -> None:
-        """Write the order's changed fields and its new transitions."""
+    def save(self, order: Order) -> Sequence[Transition]:
+        """Write the order's changed fields and its new transitions; returns those transitions."""
         ...
 
     def due_for_check(self, *, now: datetime, limit: int) -> list[str]: ...
@@ -141,6 +144,26 @@ class OrderRepository(Protocol):
         created_to: datetime | None,
         limit: int,
     ) -> list[str]: ...
+
+
+class WebhookRepository(Protocol):
+    def add(self, webhook: Webhook) -> None: ...
+
+    def get(self, webhook_id: str) -> Webhook | None: ...
+
+    def subscribed(self, scope: str, event_type: str) -> list[Webhook]: ...
+
+    def queue(self, event_id: str, webhook_id: str, event_type: str, payload: str, *, now: datetime) -> None: ...
+
+    def due(self, *, now: datetime, limit: int) -> list[PendingEvent]: ...
+
+    def book_attempt(self, event_id: str, *, attempts: int, now: datetime, delay: timedelta | None) -> None: ...
+
+    def record_attempt(
+        self, event_id: str, *, attempt: int, at: datetime, status_code: int | None, error: str | None, delivered: bool
+    ) -> None: ...
+
+    def attempts(self, webhook_id: str, *, limit: int) -> list[DeliveryAttempt]: ...
 
 
 class CatalogueStore(Protocol):
@@ -297,6 +320,9 @@ class UnitOfWork(Protocol):
 
     @property
     def orders(self) -> OrderRepository: ...
+
+    @property
+    def webhooks(self) -> WebhookRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,12 +61,12 @@ class SqlOrderRepository:
         values["payment_method"] = PaymentMethod(values["payment_method"])
         return Order(**values, status=OrderStatus(state=state, history=history))
 
-    def save(self, order: Order) -> None:
+    def save(self, order: Order) -> Sequence[Transition]:
         row = _row(order)
         self._handle.connection.execute(
             update(orders).where(orders.c.id == order.id).values(**{key: row[key] for key in _MUTABLE})
         )
-        self._write_new_transitions(order)
+        return self._write_new_transitions(order)
 
     def due_for_check(self, *, now: datetime, limit: int) -> list[str]:
         """Ids of unsettled orders whose next check is due, oldest first. On PostgreSQL, rows another worker
@@ -118,7 +119,7 @@ class SqlOrderRepository:
             latest = latest.replace(tzinfo=UTC)
         return Usage(int(count), int(amount), latest)
 
-    def _write_new_transitions(self, order: Order) -> None:
+    def _write_new_transitions(self, order: Order) -> Sequence[Transition]:
         saved = self._saved_transitions.get(order.id, 0)
         new = order.status.history[saved:]
         if new:
@@ -136,6 +137,7 @@ class SqlOrderRepository:
                 ],
             )
         self._saved_transitions[order.id] = len(order.status.history)
+        return tuple(new)
 
 
 def _row(order: Order) -> dict[str, Any]:

@@ -261,3 +261,45 @@ order_transitions = Table(
     Column("reason", String(200), nullable=False),
     Column("at", UtcDateTime, nullable=False),
 )
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("scope", String(32), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    # Signing needs the secret itself (like every webhook sender); it is shown to the integrator once.
+    Column("secret", String(64), nullable=False),
+    Column("events", String(200), nullable=False),  # comma-separated event types
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime),
+)
+
+# The outbox: written in the same transaction as the order change it reports, delivered after commit.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("webhook_id", String(32), ForeignKey("webhooks.id"), nullable=False),
+    Column("event_type", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime),
+    Column("delivered_at", UtcDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", String(200)),
+    Index("ix_webhook_events_next_attempt_at", "next_attempt_at"),
+    Index("ix_webhook_events_webhook_id_created_at", "webhook_id", "created_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Id64, primary_key=True, autoincrement=True),
+    Column("event_id", String(32), ForeignKey("webhook_events.id"), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("status_code", Integer),
+    Column("error", String(200)),
+)

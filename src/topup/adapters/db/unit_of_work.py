@@ -15,6 +15,7 @@ from topup.adapters.db.line_repository import SqlLineRepository, SqlPortReposito
 from topup.adapters.db.order_repository import SqlOrderRepository
 from topup.adapters.db.quote_store import SqlFxRateRepository, SqlQuoteRepository
 from topup.adapters.db.transaction_repository import SqlTransactionRepository
+from topup.adapters.db.webhook_store import SqlWebhookRepository
 from topup.domain.ledger import AccountState
 from topup.services.ports import Clock
 
@@ -46,6 +47,7 @@ class SqlUnitOfWork:
         self.fx_rates = SqlFxRateRepository(self._handle)
         self.quotes = SqlQuoteRepository(self._handle)
         self.orders = SqlOrderRepository(self._handle)
+        self.webhooks = SqlWebhookRepository(self._handle)
 
     def __enter__(self) -> Self:
         if self._depth == 0:

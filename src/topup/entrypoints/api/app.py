@@ -16,7 +16,7 @@ from topup.bootstrap import Application
 from topup.entrypoints.api.body_limit import BodyLimit
 from topup.entrypoints.api.deps import ApiKeyCache, AppDep
 from topup.entrypoints.api.errors import install_error_handlers
-from topup.entrypoints.api.routes import catalogue, lines, numbers, orders, quotes, topups, transactions
+from topup.entrypoints.api.routes import catalogue, lines, numbers, orders, quotes, topups, transactions, webhooks
 from topup.entrypoints.worker import start_in_thread
 
 SANDBOX_PATH = "/sandbox/card"  # the fake card acquirer with its 3-D Secure pages (development only)
@@ -51,7 +51,7 @@ def create_app(application: Application) -> FastAPI:
 
     app.add_middleware(BodyLimit, bytes_max=BODY_BYTES_MAX)
 
-    for module in (numbers, catalogue, lines, topups, quotes, orders, transactions):
+    for module in (numbers, catalogue, lines, topups, quotes, orders, webhooks, transactions):
         app.include_router(module.router, prefix="/v1")
     settings = application.settings
     if settings.sandbox_enabled:

@@ -82,3 +82,10 @@ class NewOrder(Strict):
             "expiry": f"{card.expiry_month}/{card.expiry_year}",
         }
         return json.dumps(masked, sort_keys=True)
+
+
+class NewWebhook(Strict):
+    url: StrictStr = Field(max_length=2000, examples=["https://shop.example/topup-events"])
+    events: list[StrictStr] = Field(
+        default_factory=lambda: ["order.completed", "order.failed", "order.refunded"], max_length=10
+    )
