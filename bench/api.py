@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import CpuWindow, per_operation_ms
 from bench.server import Server, create_api_key
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -43,18 +45,26 @@ def run_http(
             "--warmup",
             str(warmup_seconds),
         ]
-        finished = subprocess.run(
-            command,
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=seconds + warmup_seconds + GENERATOR_EXTRA_SECONDS,
-            check=False,
+        generator = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
+        try:
+            time.sleep(warmup_seconds)
+            window = CpuWindow(trees={"server": server.pid, "client": generator.pid})
+            window.start()
+            time.sleep(seconds)
+            cpu = window.stop()
+            stdout, stderr = generator.communicate(timeout=seconds + warmup_seconds + GENERATOR_EXTRA_SECONDS)
+        finally:
+            if generator.poll() is None:
+                generator.kill()
+                generator.wait(timeout=10)
         memory = server.memory()
-    if finished.returncode != 0:
-        raise RuntimeError(f"the load generator failed:\n{finished.stderr}")
-    result: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
+    if generator.returncode != 0:
+        raise RuntimeError(f"the load generator failed:\n{stderr}")
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    result["cpu"] = cpu
+    result["cpu_ms_per_top_up"] = per_operation_ms(cpu, round(result["top_ups_per_second"] * cpu["wall_seconds"]))
     result["server_workers"] = server_workers
     result["server_memory"] = memory
     result["server_log"] = str(log_path)

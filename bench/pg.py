@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from typing import Any
+
+from bench.cpu import CpuWindow, per_operation_ms
 
 PGBENCH_TIMEOUT_EXTRA_SECONDS = 120
 
@@ -95,6 +98,8 @@ def pgbench_init(target: PgTarget, scale: int) -> None:
 def pgbench_run(target: PgTarget, *, clients: int, threads: int, seconds: int) -> dict[str, Any]:
     """pgbench's default (TPC-B-like) script; returns tps and latency as pgbench reports them."""
     command = ["pgbench", *target.cli_args(), "-c", str(clients), "-j", str(threads), "-T", str(seconds)]
+    window = CpuWindow(trees={"client": os.getpid()})  # pgbench is our child: reaped, its time is ours
+    window.start()
     finished = subprocess.run(
         [*command, target.database],
         check=True,
@@ -102,6 +107,7 @@ def pgbench_run(target: PgTarget, *, clients: int, threads: int, seconds: int) -
         text=True,
         timeout=seconds + PGBENCH_TIMEOUT_EXTRA_SECONDS,
     )
+    cpu = window.stop()
     output = finished.stdout
     tps = re.search(r"tps = ([0-9.]+) \((?:without|excluding) initial connection", output)
     latency = re.search(r"latency average = ([0-9.]+) ms", output)
@@ -116,4 +122,6 @@ def pgbench_run(target: PgTarget, *, clients: int, threads: int, seconds: int) -
         "transactions": int(processed.group(1)) if processed else None,
         "failed": int(failed.group(1)) if failed else 0,
         "seconds": seconds,
+        "cpu": cpu,
+        "cpu_ms_per_transaction": per_operation_ms(cpu, int(processed.group(1))) if processed else {},
     }

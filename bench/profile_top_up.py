@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.profile_top_up --url sqlite:///var/x.db --top-ups 2000 --sort tottime
 
 Needs a database prepared by `python -m bench.run` (lines number_for(0 .. --lines - 1) provisioned).
-It also prints the share of wall time spent waiting on the database (psycopg/sqlite3 calls) against Python.
+On PostgreSQL it also prints the share of profiled time spent waiting for the server (psycopg's `wait`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import io
 import pstats
 import random
 import time
+from typing import Any
 
 from bench.pg import PgTarget
 from bench.provision import number_for
@@ -65,6 +66,11 @@ def main() -> None:
     )
     buffer = io.StringIO()
     stats = pstats.Stats(profiler, stream=buffer)
+    raw_stats: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    profiled = sum(entry[2] for entry in raw_stats.values())
+    waiting = sum(entry[3] for (path, _, name), entry in raw_stats.items() if name == "wait" and "psycopg" in path)
+    if waiting and profiled:
+        print(f"waiting for PostgreSQL (psycopg wait): {waiting / profiled * 100:.0f}% of profiled time")
     stats.sort_stats(arguments.sort).print_stats(arguments.limit)
     print(buffer.getvalue())
 

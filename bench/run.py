@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import sys
 import time
 import traceback
@@ -34,6 +35,7 @@ SECTIONS = ("pgbench", "http", "service", "scale", "sqlite")
 ENV_PREFIX = "TOPUP_BENCH_"
 HTTP_P99_MS_MAX = 50.0
 LOOKUP_P99_MS_MAX = 5.0
+DISTURBANCE_SHARE_MAX = 0.10  # other processes' share of the CPU above which a phase's figures are suspect
 
 
 @dataclass
@@ -125,6 +127,7 @@ class Run:
                 "python": platform.python_version(),
                 "platform": platform.platform(),
             },
+            "code": _code_version(),
             "sections": {},
             "errors": {},
         }
@@ -148,7 +151,10 @@ class Run:
     # -- PostgreSQL ----------------------------------------------------------------------------------------
 
     def cli_env(self) -> dict[str, str]:
-        return {**os.environ, "TOPUP_DATABASE_URL": self.target.sqlalchemy_url}
+        env = {**os.environ, "TOPUP_DATABASE_URL": self.target.sqlalchemy_url}
+        # The card sandbox the server mounts keeps its own SQLite file: keep it with the bench's files.
+        env.setdefault("TOPUP_SANDBOX_DATABASE_PATH", str(RESULTS_DIR / "sandbox-card.db"))
+        return env
 
     def prepare_pg(self) -> dict[str, Any]:
         config, target = self.config, self.target
@@ -265,7 +271,7 @@ class Run:
         reason = pg.unreachable_reason(self.target) if wants_pg else None
         if reason is not None:
             self.say(f"PostgreSQL at {config.pg_host}:{config.pg_port} is not reachable ({reason}): skipping its parts")
-            self.results["errors"]["postgresql"] = f"unreachable: {reason}"
+            self.results["skipped"] = {"postgresql": f"unreachable: {reason}"}
         elif wants_pg and self.section("setup", self.prepare_pg) is not None:
             self._run_pg()
         if "sqlite" in config.sections:
@@ -276,8 +282,28 @@ class Run:
         self.results["elapsed_seconds"] = round(time.monotonic() - self.started, 1)
         path = write_json(self.results)
         print()
-        print(f"Summary ({'quick' if config.quick else 'default'} run, {os.cpu_count()} CPUs; {path}):")
+        code = self.results["code"]
+        dirty = f", {len(code['uncommitted_changes'])} files changed" if code["uncommitted_changes"] else ""
+        print(
+            f"Summary ({'quick' if config.quick else 'default'} run, {os.cpu_count()} CPUs, "
+            f"commit {code['commit'] or '?'}{dirty}; {path}):"
+        )
         print(format_table(rows))
+        print()
+        print(
+            "CPU per operation (ms of CPU time; 'other' is CPU of processes outside the benchmark, a sign of "
+            "disturbance;\n'machine' is every process; 'busy' is the share of all cores in use):"
+        )
+        print(format_cpu_table(self.results["sections"]))
+        disturbed = disturbed_phases(self.results["sections"])
+        self.results["disturbed_phases"] = disturbed
+        if disturbed:
+            print(
+                f"\nWARNING: other processes used over {DISTURBANCE_SHARE_MAX:.0%} of the CPU during: "
+                f"{', '.join(disturbed)}. Those figures are low; run again on a quiet machine."
+            )
+        if self.results.get("skipped"):
+            print(f"\nSkipped: {self.results['skipped']}")
         if self.results["errors"]:
             print(f"\nErrors: {self.results['errors']}")
         return 1 if self.results["errors"] else 0
@@ -295,6 +321,22 @@ class Run:
         if "scale" in config.sections:
             mode = service["best"] if service else "processes"
             self.section("scale", lambda: self.scale(mode))
+
+
+def _code_version() -> dict[str, Any]:
+    """Which code was measured: the commit and whether the tree had uncommitted changes (read-only git)."""
+
+    def git(*arguments: str) -> str:
+        try:
+            finished = subprocess.run(
+                ["git", *arguments], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10, check=False
+            )
+        except OSError:
+            return ""
+        return finished.stdout
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines() if line]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted_changes": changed}
 
 
 def _pgbench_tps(sections: dict[str, Any]) -> float | None:
@@ -389,6 +431,65 @@ def summary_rows(results: dict[str, Any]) -> list[Row]:
             )
         )
     return rows
+
+
+def _cpu_lines(sections: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, float]]]:
+    """(label, window, ms per operation) for every measured phase that recorded its CPU."""
+    found: list[tuple[str, dict[str, Any], dict[str, float]]] = []
+    for name in ("pgbench_first", "pgbench_second"):
+        if name in sections:
+            found.append((f"pgbench transaction ({name.split('_')[1]})", *_cpu_of(sections[name], "transaction")))
+    if "http" in sections:
+        found.append(("HTTP top-up", *_cpu_of(sections["http"], "top_up")))
+    for mode in ("processes", "threads"):
+        if mode in sections.get("service", {}):
+            found.append((f"service top-up, {mode}", *_cpu_of(sections["service"][mode], "top_up")))
+    if "scale" in sections:
+        for size in ("small", "large"):
+            part = sections["scale"][size]
+            label = f"service top-up, {part['line_count']:,} lines"
+            found.append((label, *_cpu_of(part["top_ups"], "top_up")))
+    if "sqlite" in sections:
+        found.append(("SQLite service top-up, 1 writer", *_cpu_of(sections["sqlite"]["service"], "top_up")))
+    return found
+
+
+def _cpu_of(result: dict[str, Any], operation: str) -> tuple[dict[str, Any], dict[str, float]]:
+    return result.get("cpu", {}), result.get(f"cpu_ms_per_{operation}", {})
+
+
+def _other_ms(per_operation: dict[str, float]) -> float | None:
+    """CPU per operation of processes outside the benchmark (machine minus what was measured)."""
+    if "machine" not in per_operation:
+        return None
+    measured = sum(value for name, value in per_operation.items() if name not in ("machine", "other"))
+    return max(0.0, per_operation["machine"] - measured)
+
+
+def disturbed_phases(sections: dict[str, Any]) -> list[str]:
+    found = []
+    for label, _, per_operation in _cpu_lines(sections):
+        other = _other_ms(per_operation)
+        if other is not None and per_operation["machine"] and other / per_operation["machine"] > DISTURBANCE_SHARE_MAX:
+            found.append(label)
+    return found
+
+
+def format_cpu_table(sections: dict[str, Any]) -> str:
+    columns = ("postgres", "server", "client", "other", "machine")
+    lines: list[tuple[str, ...]] = [("operation", *columns, "busy")]
+    for label, window, recorded in _cpu_lines(sections):
+        busy = window.get("machine_busy_fraction")
+        per_operation = dict(recorded)
+        other = _other_ms(recorded)
+        if other is not None:
+            per_operation["other"] = other
+        cells = [f"{per_operation[c]:.3f}" if c in per_operation else "—" for c in columns]
+        lines.append((label, *cells, "—" if busy is None else f"{busy * 100:.0f}%"))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    rendered = [" | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in lines]
+    rendered.insert(1, "-+-".join("-" * width for width in widths))
+    return "\n".join(rendered)
 
 
 def main(argv: list[str] | None = None) -> int:

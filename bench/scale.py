@@ -86,8 +86,12 @@ def run_scale(
         sys.stdout.write(f"\r    {done:,} lines in {elapsed:.0f} s")
         sys.stdout.flush()
 
-    provisioning_seconds = provision_pg(target.conninfo(), small_lines, large_lines, progress=progress)
-    sys.stdout.write("\n")
+    interactive = sys.stdout.isatty()  # a log file gets the total only
+    provisioning_seconds = provision_pg(
+        target.conninfo(), small_lines, large_lines, progress=progress if interactive else None
+    )
+    if interactive:
+        sys.stdout.write("\n")
     say(f"  provisioned in {provisioning_seconds:.0f} s; measuring with {large_lines:,} lines")
     large = _measure(target, line_count=large_lines, workers=workers, seconds=seconds, lookups=lookups, mode=mode)
     small_tps = small["top_ups"]["top_ups_per_second"]

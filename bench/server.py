@@ -14,6 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
+from bench.cpu import descendants
+
 HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
 HEALTHY_TIMEOUT_SECONDS = 60
@@ -50,31 +52,6 @@ def create_api_key(env: dict[str, str], name: str) -> str:
     if not keys:
         raise RuntimeError("topup api-keys create printed no key")
     return keys[-1]
-
-
-def _parent_of(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name may hold spaces and parentheses; the fields after the last ")" are fixed.
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def descendants(root: int) -> list[int]:
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            parent = _parent_of(int(entry.name))
-            if parent is not None:
-                parents.setdefault(parent, []).append(int(entry.name))
-    found: list[int] = []
-    frontier = [root]
-    while frontier:
-        children = parents.get(frontier.pop(), [])
-        found.extend(children)
-        frontier.extend(children)
-    return found
 
 
 def memory_kb(pid: int) -> dict[str, Any] | None:
@@ -131,12 +108,25 @@ class Server:
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
                 raise RuntimeError(f"the server exited; see {self.log_path}")
-            if self._healthy() and len(descendants(self.process.pid)) >= self.workers:
+            if self._healthy() and self._workers_started() >= self.workers:
                 # Every worker answers once it has imported the app; give the last one a moment more.
                 time.sleep(1.0)
                 return
             time.sleep(0.2)
         raise RuntimeError(f"the server was not healthy within {HEALTHY_TIMEOUT_SECONDS} s; see {self.log_path}")
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError("the server is not running")
+        return self.process.pid
+
+    def _workers_started(self) -> int:
+        """uvicorn spawns its workers with multiprocessing (one process more: the resource tracker)."""
+        if self.workers == 1 or self.process is None:
+            return self.workers
+        commands = [memory_kb(pid) for pid in descendants(self.process.pid)]
+        return sum(1 for found in commands if found is not None and "spawn_main" in found["command"])
 
     def _healthy(self) -> bool:
         connection = http.client.HTTPConnection(HOST, self.port, timeout=2)

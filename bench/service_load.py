@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from bench.cpu import CpuWindow, per_operation_ms
 from bench.provision import number_for
 from bench.report import latency_summary
 
@@ -94,7 +95,9 @@ def _process_main(
         application.close()
 
 
-def _combine(parts: list[dict[str, Any]], seconds: float, mode: str, workers: int) -> dict[str, Any]:
+def _combine(
+    parts: list[dict[str, Any]], seconds: float, mode: str, workers: int, cpu: dict[str, Any]
+) -> dict[str, Any]:
     latencies = [latency for part in parts for latency in part["latencies"]]
     errors: Counter[str] = Counter()
     for part in parts:
@@ -108,6 +111,8 @@ def _combine(parts: list[dict[str, Any]], seconds: float, mode: str, workers: in
         "top_ups_per_second": count / seconds if seconds else 0.0,
         "errors": dict(errors),
         "latency": latency_summary(latencies),
+        "cpu": cpu,
+        "cpu_ms_per_top_up": per_operation_ms(cpu, count),
     }
 
 
@@ -129,8 +134,11 @@ def run_processes(database_url: str, *, line_count: int, workers: int, seconds: 
     try:
         for _ in processes:
             ready.get(timeout=START_TIMEOUT_SECONDS)
+        window = CpuWindow(trees={"client": os.getpid()})
+        window.start()
         go.set()
         parts = [results.get(timeout=seconds + RESULT_EXTRA_SECONDS) for _ in processes]
+        cpu = window.stop()
     except queue.Empty as error:
         raise RuntimeError("a service-layer worker process did not report in time") from error
     finally:
@@ -139,7 +147,7 @@ def run_processes(database_url: str, *, line_count: int, workers: int, seconds: 
             if process.is_alive():
                 process.kill()
                 process.join(timeout=5)
-    return _combine(parts, seconds, "processes", workers)
+    return _combine(parts, seconds, "processes", workers, cpu)
 
 
 def run_threads(database_url: str, *, line_count: int, workers: int, seconds: float) -> dict[str, Any]:
@@ -160,12 +168,15 @@ def run_threads(database_url: str, *, line_count: int, workers: int, seconds: fl
         threads = [threading.Thread(target=work, args=(2000 + index,), daemon=True) for index in range(workers)]
         for thread in threads:
             thread.start()
+        window = CpuWindow(trees={"client": os.getpid()})
+        window.start()
         go.set()
         for thread in threads:
             thread.join(timeout=seconds + RESULT_EXTRA_SECONDS)
+        cpu = window.stop()
     finally:
         application.close()
-    return _combine(parts, seconds, "threads", workers)
+    return _combine(parts, seconds, "threads", workers, cpu)
 
 
 def run_single(database_url: str, *, line_count: int, seconds: float) -> dict[str, Any]:
@@ -173,7 +184,10 @@ def run_single(database_url: str, *, line_count: int, seconds: float) -> dict[st
     application = _application(database_url, pool_size=2)
     try:
         _warm_up(application, line_count, 11)
+        window = CpuWindow(trees={"client": os.getpid()})
+        window.start()
         part = _top_up_loop(application, line_count, seconds, 12)
+        cpu = window.stop()
     finally:
         application.close()
-    return _combine([part], seconds, "single", 1)
+    return _combine([part], seconds, "single", 1, cpu)

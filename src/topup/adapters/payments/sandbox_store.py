@@ -83,6 +83,7 @@ class IdempotencyConflict(Exception):
 class SandboxStore:
     def __init__(self, database_path: Path) -> None:
         self._path = database_path
+        database_path.parent.mkdir(parents=True, exist_ok=True)
         with self._transaction() as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(_SCHEMA)
