@@ -1,4 +1,4 @@
-"""Top-ups through the HTTP API: the real server in a subprocess, the load generator in another."""
+"""Top-ups (and orders) through the HTTP API: the real server in a subprocess, the load generator in another."""
 
 from __future__ import annotations
 
@@ -26,12 +26,44 @@ def run_http(
     server_workers: int,
     log_path: Path,
 ) -> dict[str, Any]:
+    """`POST /v1/topups` against `topup serve`."""
+    return run_load(
+        env,
+        kind="topups",
+        line_count=line_count,
+        clients=clients,
+        seconds=seconds,
+        warmup_seconds=warmup_seconds,
+        server_workers=server_workers,
+        log_path=log_path,
+    )
+
+
+def run_load(
+    env: dict[str, str],
+    *,
+    kind: str,
+    line_count: int,
+    clients: int,
+    seconds: float,
+    warmup_seconds: float,
+    server_workers: int,
+    log_path: Path,
+    port: int | None = None,
+) -> dict[str, Any]:
+    """The server in one subprocess, `bench.http_load --kind KIND` in another; CPU and memory over the window.
+
+    The result holds `<operation>s` and `<operation>s_per_second` (operation "top_up" or "order") and
+    `cpu_ms_per_<operation>`."""
+    operation = "order" if kind == "orders" else "top_up"
     key = create_api_key(env, "bench")
-    with Server(env, workers=server_workers, log_path=log_path) as server:
+    with Server(env, workers=server_workers, log_path=log_path, port=port) as server:
         command = [
             sys.executable,
             "-m",
             "bench.http_load",
+            "--kind",
+            kind,
             "--port",
             str(server.port),
             "--key",
@@ -64,7 +96,9 @@ def run_http(
         raise RuntimeError(f"the load generator failed:\n{stderr}")
     result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     result["cpu"] = cpu
-    result["cpu_ms_per_top_up"] = per_operation_ms(cpu, round(result["top_ups_per_second"] * cpu["wall_seconds"]))
+    result[f"cpu_ms_per_{operation}"] = per_operation_ms(
+        cpu, round(result[f"{operation}s_per_second"] * cpu["wall_seconds"])
+    )
     result["server_workers"] = server_workers
     result["server_memory"] = memory
     result["server_log"] = str(log_path)

@@ -1,7 +1,9 @@
 """A small HTTP/1.1 load generator: N keep-alive connections on raw asyncio streams, one request in flight each.
 
 Run as its own process so its CPU is not the server's: `python -m bench.http_load --port P --key K ...`;
-it prints one JSON object. Each request tops up a random provisioned line with a fresh Idempotency-Key.
+it prints one JSON object. Each request goes to a random provisioned line with a fresh Idempotency-Key:
+`--kind topups` (the default) sends `POST /v1/topups`; `--kind orders` sends `POST /v1/orders` paid by a
+sandbox card that is authorised without a challenge, and counts only a 201 whose order is "fulfilled".
 Written on raw streams (no HTTP client library) because on two cores every microsecond the generator
 spends is one the server does not get.
 """
@@ -27,24 +29,39 @@ REQUESTS_MAX_PER_CLIENT = 5_000_000  # a bound besides time
 ERROR_SAMPLES_MAX = 5
 HEADER_LINES_MAX = 100
 RESPONSE_TIMEOUT_SECONDS = 30
+KINDS = ("topups", "orders")
+# A sandbox card the acquirer authorises at once (README: "Paying by card (the sandbox)").
+ORDER_CARD = '{"number":"4242424242424242","expiry_month":12,"expiry_year":2030,"cvc":"123"}'
+FULFILLED = "fulfilled"
 
 
 class Load:
-    def __init__(self, port: int, key: str, line_count: int, amount: str) -> None:
+    def __init__(self, port: int, key: str, line_count: int, amount: str, kind: str = "topups") -> None:
         self.port = port
         self.key = key
         self.line_count = line_count
         self.amount = amount
+        self.kind = kind
         self.run_id = uuid.uuid4().hex[:12]
         self.latencies: list[float] = []
         self.statuses: Counter[int] = Counter()
+        self.order_statuses: Counter[str] = Counter()  # the "status" of each 201 order (kind "orders")
         self.error_samples: list[str] = []
         self.reconnects = 0
 
     def request(self, client: int, sequence: int, rng: random.Random) -> bytes:
-        body = f'{{"msisdn":"{number_for(rng.randrange(self.line_count))}","amount":"{self.amount}"}}'.encode()
+        msisdn = number_for(rng.randrange(self.line_count))
+        if self.kind == "orders":
+            path = "/v1/orders"
+            body = (
+                f'{{"msisdn":"{msisdn}","product":{{"type":"topup","amount":"{self.amount}"}},'
+                f'"payment":{{"method":"card","card":{ORDER_CARD}}}}}'
+            ).encode()
+        else:
+            path = "/v1/topups"
+            body = f'{{"msisdn":"{msisdn}","amount":"{self.amount}"}}'.encode()
         return (
-            f"POST /v1/topups HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
             f"Authorization: Bearer {self.key}\r\nIdempotency-Key: bench-{self.run_id}-{client}-{sequence}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode() + body
@@ -62,7 +79,7 @@ class Load:
                 finished = time.perf_counter()
                 if measure_from <= finished <= measure_to:
                     self.statuses[status] += 1
-                    if status == 201:
+                    if self.succeeded(status, body):
                         self.latencies.append(finished - started)
                     elif len(self.error_samples) < ERROR_SAMPLES_MAX:
                         self.error_samples.append(f"{status} {body[:300].decode(errors='replace')}")
@@ -72,6 +89,19 @@ class Load:
                     self.reconnects += 1
         finally:
             writer.close()
+
+    def succeeded(self, status: int, body: bytes) -> bool:
+        """A top-up succeeds with 201; an order only with 201 and the order fulfilled (counted by status)."""
+        if status != 201:
+            return False
+        if self.kind != "orders":
+            return True
+        try:
+            order_status = str(json.loads(body)["status"])
+        except (ValueError, KeyError, TypeError):
+            order_status = "(unreadable)"
+        self.order_statuses[order_status] += 1
+        return order_status == FULFILLED
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
@@ -96,7 +126,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
 
 
 async def _main(arguments: argparse.Namespace) -> dict[str, Any]:
-    load = Load(arguments.port, arguments.key, arguments.lines, arguments.amount)
+    load = Load(arguments.port, arguments.key, arguments.lines, arguments.amount, arguments.kind)
     started = time.perf_counter()
     measure_from = started + arguments.warmup
     measure_to = measure_from + arguments.seconds
@@ -105,15 +135,17 @@ async def _main(arguments: argparse.Namespace) -> dict[str, Any]:
         return_exceptions=True,
     )
     failures = [f"{type(outcome).__name__}: {outcome}" for outcome in outcomes if isinstance(outcome, BaseException)]
-    ok = load.statuses.get(201, 0)
+    ok = len(load.latencies)  # one latency per success
+    noun = "orders" if arguments.kind == "orders" else "top_ups"
     cpu = os.times()
-    return {
+    result: dict[str, Any] = {
+        "kind": arguments.kind,
         "clients": arguments.clients,
         "seconds": arguments.seconds,
         "warmup_seconds": arguments.warmup,
         "line_count": arguments.lines,
-        "top_ups": ok,
-        "top_ups_per_second": ok / arguments.seconds,
+        noun: ok,
+        f"{noun}_per_second": ok / arguments.seconds,
         "statuses": {str(status): count for status, count in sorted(load.statuses.items())},
         "latency": latency_summary(load.latencies),
         "error_samples": load.error_samples,
@@ -122,6 +154,9 @@ async def _main(arguments: argparse.Namespace) -> dict[str, Any]:
         "generator_cpu_seconds": cpu.user + cpu.system,
         "event_loop": type(asyncio.get_running_loop()).__module__,
     }
+    if arguments.kind == "orders":
+        result["order_statuses"] = dict(sorted(load.order_statuses.items()))
+    return result
 
 
 def main() -> None:
@@ -133,6 +168,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--amount", default="5.00")
+    parser.add_argument("--kind", choices=KINDS, default="topups", help="POST /v1/topups or /v1/orders (card)")
     arguments = parser.parse_args()
     try:
         import uvloop

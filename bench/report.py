@@ -67,6 +67,8 @@ class Row:
 def _number(value: float | None, unit: str = "") -> str:
     if value is None:
         return "—"
+    if isinstance(value, int):  # a count
+        return f"{value:,} {unit}".strip()
     text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
     return f"{text} {unit}".strip()
 

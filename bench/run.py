@@ -1,11 +1,11 @@
 """`make bench`: top-up throughput and latency with ratios against baselines measured in the same run.
 
-    .venv/bin/python -m bench.run            # the default run (~6-8 minutes on 2 cores)
-    .venv/bin/python -m bench.run --quick    # a smoke run (~2 minutes)
+    .venv/bin/python -m bench.run            # the default run (~5 minutes on 2 cores)
+    .venv/bin/python -m bench.run --quick    # a smoke run (~100 seconds)
     .venv/bin/python -m bench.run --help     # every knob; each also reads a TOPUP_BENCH_* variable
 
-Sections: PostgreSQL (pgbench baseline, HTTP API, service layer, growth from 10k to 1M lines) and SQLite
-(service layer vs raw sqlite3). Results go to stdout and to bench/results/latest.json.
+Sections: PostgreSQL (pgbench baseline, HTTP API, card orders through the HTTP API, service layer, growth from
+10k to 1M lines) and SQLite (service layer vs raw sqlite3). Results go to stdout and to bench/results/latest.json.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 from bench import pg
 from bench.api import PROJECT_ROOT, run_http
+from bench.orders import run_orders
 from bench.provision import number_for, provision_pg
 from bench.report import RESULTS_DIR, Row, format_table, write_json
 from bench.scale import run_scale
@@ -31,9 +32,11 @@ from bench.server import run_cli
 from bench.service_load import run_processes, run_threads
 from bench.sqlite import CATALOGUE_PATH, run_sqlite
 
-SECTIONS = ("pgbench", "http", "service", "scale", "sqlite")
+SECTIONS = ("pgbench", "http", "orders", "service", "scale", "sqlite")
+PG_SECTIONS = ("pgbench", "http", "orders", "service", "scale")
 ENV_PREFIX = "TOPUP_BENCH_"
 HTTP_P99_MS_MAX = 50.0
+ORDERS_TO_HTTP_RATIO_MIN = 0.5  # issue 3: orders/s at least half the plain HTTP top-ups/s of the same run
 LOOKUP_P99_MS_MAX = 5.0
 DISTURBANCE_SHARE_MAX = 0.10  # other processes' share of the CPU above which a phase's figures are suspect
 
@@ -41,7 +44,7 @@ DISTURBANCE_SHARE_MAX = 0.10  # other processes' share of the CPU above which a 
 @dataclass
 class Config:
     quick: bool = False
-    seconds: float = 30.0  # HTTP and service-layer (processes) measurements
+    seconds: float = 30.0  # HTTP (top-ups and orders) and service-layer (processes) measurements
     thread_seconds: float = 20.0
     pgbench_seconds: int = 30
     pgbench_scale: int = 8
@@ -208,6 +211,42 @@ class Run:
             self.say(f"  errors: {result['error_samples'][:2]} {result['client_failures'][:2]}")
         return result
 
+    def orders(self) -> dict[str, Any]:
+        config = self.config
+        pg.checkpoint(self.target)
+        self.say(
+            f"orders: topup serve --workers {config.server_workers} with the sandbox card acquirer; "
+            f"{config.clients} keep-alive clients, {config.seconds:g} s after {config.warmup_seconds:g} s warm-up"
+        )
+        result = run_orders(
+            self.cli_env(),
+            line_count=config.lines,
+            clients=config.clients,
+            seconds=config.seconds,
+            warmup_seconds=config.warmup_seconds,
+            server_workers=config.server_workers,
+            log_path=RESULTS_DIR / "orders-server.log",
+        )
+        latency = result["latency"]
+        http = self.results["sections"].get("http")
+        ratio = (
+            f", {result['orders_per_second'] / http['top_ups_per_second']:.2f}× the HTTP top-ups/s"
+            if http and http["top_ups_per_second"]
+            else ""
+        )
+        self.say(
+            f"  {result['orders_per_second']:,.0f} orders/s fulfilled{ratio}, p50 {latency['p50_ms'] or 0:.1f} ms, "
+            f"p99 {latency['p99_ms'] or 0:.1f} ms, statuses {result['statuses']}, "
+            f"orders {result['order_statuses']}"
+        )
+        not_fulfilled = _orders_not_fulfilled(result)
+        if not_fulfilled or result["client_failures"]:
+            self.say(
+                f"  {not_fulfilled} answers were not a fulfilled order: {result['error_samples'][:2]} "
+                f"{result['client_failures'][:2]}"
+            )
+        return result
+
     def service(self) -> dict[str, Any]:
         config, url = self.config, self.target.sqlalchemy_url
         pg.checkpoint(self.target)
@@ -267,7 +306,7 @@ class Run:
     def run(self) -> int:
         config = self.config
         self.say(f"bench: {'quick' if config.quick else 'default'} run; sections {', '.join(config.sections)}")
-        wants_pg = any(s in config.sections for s in ("pgbench", "http", "service", "scale"))
+        wants_pg = any(s in config.sections for s in PG_SECTIONS)
         reason = pg.unreachable_reason(self.target) if wants_pg else None
         if reason is not None:
             self.say(f"PostgreSQL at {config.pg_host}:{config.pg_port} is not reachable ({reason}): skipping its parts")
@@ -280,6 +319,11 @@ class Run:
         self.results["summary"] = [row.as_dict() for row in rows]
         self.results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         self.results["elapsed_seconds"] = round(time.monotonic() - self.started, 1)
+        disturbed = disturbed_phases(self.results["sections"])
+        self.results["disturbed_phases"] = disturbed
+        code_at_end = _code_version()
+        if code_at_end != self.results["code"]:  # the server and workers import the code as each phase starts
+            self.results["code_at_end"] = code_at_end
         path = write_json(self.results)
         print()
         code = self.results["code"]
@@ -295,12 +339,16 @@ class Run:
             "disturbance;\n'machine' is every process; 'busy' is the share of all cores in use):"
         )
         print(format_cpu_table(self.results["sections"]))
-        disturbed = disturbed_phases(self.results["sections"])
-        self.results["disturbed_phases"] = disturbed
         if disturbed:
             print(
                 f"\nWARNING: other processes used over {DISTURBANCE_SHARE_MAX:.0%} of the CPU during: "
                 f"{', '.join(disturbed)}. Those figures are low; run again on a quiet machine."
+            )
+        if "code_at_end" in self.results:
+            print(
+                "\nWARNING: the working tree changed during the run (now changed: "
+                f"{', '.join(self.results['code_at_end']['uncommitted_changes']) or 'none'}; commit "
+                f"{self.results['code_at_end']['commit']}). Later phases may have measured other code."
             )
         if self.results.get("skipped"):
             print(f"\nSkipped: {self.results['skipped']}")
@@ -315,6 +363,8 @@ class Run:
             first = self.section("pgbench_first", lambda: self.pgbench("run 1"))
         if "http" in config.sections:
             self.section("http", self.http)
+        if "orders" in config.sections:
+            self.section("orders", self.orders)
         service = self.section("service", self.service) if "service" in config.sections else None
         if "pgbench" in config.sections and first is not None:
             self.section("pgbench_second", lambda: self.pgbench("run 2"))
@@ -337,6 +387,12 @@ def _code_version() -> dict[str, Any]:
 
     changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines() if line]
     return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted_changes": changed}
+
+
+def _orders_not_fulfilled(result: dict[str, Any]) -> int:
+    """Answers in the window that were not a 201 with a fulfilled order (other statuses, other order states)."""
+    answers = sum(result["statuses"].values())
+    return answers - result["orders"]
 
 
 def _pgbench_tps(sections: dict[str, Any]) -> float | None:
@@ -379,6 +435,26 @@ def summary_rows(results: dict[str, Any]) -> list[Row]:
                 "MB",
             ),
             Row("server peak RSS, largest process", http["server_memory"]["peak_rss_max_kb"] / 1024, "MB"),
+        ]
+    if "orders" in sections:
+        orders = sections["orders"]
+        http_per_second = sections["http"]["top_ups_per_second"] if "http" in sections else None
+        rows += [
+            Row(
+                f"HTTP orders/s fulfilled (sandbox card), {clients} clients, PG, {orders['server_workers']} workers",
+                orders["orders_per_second"],
+                "/s",
+                http_per_second,
+                "HTTP top-ups",
+                ORDERS_TO_HTTP_RATIO_MIN if http_per_second else None,  # no HTTP section, no ratio
+            ),
+            Row("HTTP order latency p50", orders["latency"]["p50_ms"], "ms"),
+            Row("HTTP order latency p99", orders["latency"]["p99_ms"], "ms"),
+            Row(
+                f"orders not fulfilled, of {sum(orders['statuses'].values()):,} answers",
+                _orders_not_fulfilled(orders),
+                "",
+            ),
         ]
     if "service" in sections:
         service = sections["service"]
@@ -441,6 +517,8 @@ def _cpu_lines(sections: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict
             found.append((f"pgbench transaction ({name.split('_')[1]})", *_cpu_of(sections[name], "transaction")))
     if "http" in sections:
         found.append(("HTTP top-up", *_cpu_of(sections["http"], "top_up")))
+    if "orders" in sections:
+        found.append(("HTTP order (sandbox card)", *_cpu_of(sections["orders"], "order")))
     for mode in ("processes", "threads"):
         if mode in sections.get("service", {}):
             found.append((f"service top-up, {mode}", *_cpu_of(sections["service"][mode], "top_up")))

@@ -73,10 +73,10 @@ def memory_kb(pid: int) -> dict[str, Any] | None:
 class Server:
     """`topup serve --workers N` in its own process group, killed as a group on exit."""
 
-    def __init__(self, env: dict[str, str], *, workers: int, log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], *, workers: int, log_path: Path, port: int | None = None) -> None:
         self.env = env
         self.workers = workers
-        self.port = free_port()
+        self.port = port or free_port()  # given when the environment must name it (TOPUP_PUBLIC_BASE_URL)
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None

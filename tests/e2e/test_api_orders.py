@@ -240,3 +240,34 @@ def test_a_refused_order_leaves_its_key_free(
     accepted = place(client, order_body(line.msisdn.e164, VISA), key="same")
     assert (refused.status_code, refused.json()["error"]["code"]) == (422, "card_invalid")
     assert (accepted.status_code, accepted.json()["status"]) == (201, "fulfilled")
+
+
+def test_the_receipt_of_a_paid_order_shows_how_it_was_paid(
+    client: TestClient, application: Application, acquirer: ScriptedAcquirer, clock: FixedClock
+) -> None:
+    client.put("/v1/fx-rates/USD", json={"rate": "1.7"})
+    line = make_line(application, language="en")
+    body = {**order_body(line.msisdn.e164, VISA), "currency": "USD"}
+    order = place(client, body).json()
+    receipt = client.get(order["delivered"]["receipt_url"].removeprefix("http://127.0.0.1:8000"))
+
+    assert receipt.status_code == 200
+    for fragment in (
+        "Visa •••• 4242",
+        "5.89 USD",
+        "1 USD = 1.700000 AZN",
+        order["id"],
+        f"pay_{order['id']}",
+        "Card order",
+    ):
+        assert fragment in receipt.text
+    assert "4242424242424242" not in receipt.text
+
+    clock.advance(timedelta(minutes=1))
+    client.post(f"/v1/orders/{order['id']}/refund", headers={"Idempotency-Key": "refund"})
+    reversal = client.get(f"/v1/lines/{line.msisdn.e164}/transactions").json()["items"][0]
+    assert reversal["kind"] == "reversal"
+    for fmt in ("html", "pdf"):
+        rendered = client.get(f"/v1/transactions/{reversal['id']}/receipt", params={"format": fmt})
+        assert rendered.status_code == 200
+    assert "Reversal" in client.get(f"/v1/transactions/{reversal['id']}/receipt").text

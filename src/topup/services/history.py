@@ -13,6 +13,7 @@ from topup.domain.errors import InvalidCursor, InvalidInput, ReceiptNotFound, Tr
 from topup.domain.history import HistoryPage, TransactionRecord
 from topup.domain.ledger import TransactionKind
 from topup.domain.numbers import parse_msisdn
+from topup.domain.orders import Order
 from topup.services.lines import require_line
 from topup.services.ports import UnitOfWork
 
@@ -89,6 +90,7 @@ class Receipt:
     bundle: Bundle | None
     language: str
     vat_rate_basis_points: int
+    order: Order | None = None  # the paid order this transaction delivered, if any
 
 
 def receipt(uow: UnitOfWork, *, transaction_id: str) -> Receipt:
@@ -100,7 +102,8 @@ def receipt(uow: UnitOfWork, *, transaction_id: str) -> Receipt:
         operator = catalogue.operator(record.operator)
         bundle = operator.bundles.get(record.bundle_code) if record.bundle_code else None
         line = require_line(uow, parse_msisdn(record.msisdn))
-    return Receipt(record, operator, bundle, line.language, catalogue.vat_rate_basis_points)
+        order = uow.orders.by_delivered_transaction(record.id) if record.channel == "order" else None
+    return Receipt(record, operator, bundle, line.language, catalogue.vat_rate_basis_points, order)
 
 
 _CODE_PATTERN = re.compile(r"[0-9A-Z]{5}-[0-9A-Z]{5}")

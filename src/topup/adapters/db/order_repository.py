@@ -61,6 +61,12 @@ class SqlOrderRepository:
         values["payment_method"] = PaymentMethod(values["payment_method"])
         return Order(**values, status=OrderStatus(state=state, history=history))
 
+    def by_delivered_transaction(self, transaction_id: str) -> Order | None:
+        order_id = self._handle.connection.execute(
+            select(orders.c.id).where(orders.c.delivered_transaction_id == transaction_id)
+        ).scalar_one_or_none()
+        return None if order_id is None else self.get(str(order_id))
+
     def save(self, order: Order) -> Sequence[Transition]:
         row = _row(order)
         self._handle.connection.execute(

@@ -10,9 +10,12 @@ from datetime import datetime
 
 from topup.adapters.receipts.labels import channel_name, labels_for
 from topup.domain.calendar import BAKU
+from topup.domain.cards import CardSummary
 from topup.domain.catalogue import KB_PER_MB, Bundle
+from topup.domain.fx import format_minor, format_rate
 from topup.domain.money import CURRENCY, format_amount
 from topup.domain.numbers import Msisdn
+from topup.domain.orders import Order
 from topup.services.history import Receipt
 
 KB_PER_GB = 1_000 * KB_PER_MB
@@ -70,6 +73,8 @@ def receipt_content(receipt: Receipt, *, language: str | None = None) -> Receipt
         ReceiptLine(labels["channel"], channel_name(record.channel, language)),
         ReceiptLine(labels["transaction_id"], record.id),
     ]
+    if receipt.order is not None:
+        lines += _payment_lines(receipt.order, labels)
     return ReceiptContent(
         language=language,
         title=labels["title"],
@@ -81,6 +86,21 @@ def receipt_content(receipt: Receipt, *, language: str | None = None) -> Receipt
         verify_label=labels["verify_at"],
         footer=labels["footer"],
     )
+
+
+def _payment_lines(order: Order, labels: dict[str, str]) -> list[ReceiptLine]:
+    """How a paid order was paid: method, what was charged in which currency at which rate, the fee."""
+    lines = [ReceiptLine(labels["order_id"], order.id)]
+    if order.card_brand and order.card_last_four:
+        summary = CardSummary(order.card_brand, order.card_last_four, 1, 2000)
+        lines.append(ReceiptLine(labels["paid_by"], summary.display))
+    lines.append(ReceiptLine(labels["charged"], f"{format_minor(order.currency, order.charge_minor)} {order.currency}"))
+    if order.rate_micros:
+        lines.append(ReceiptLine(labels["rate"], f"1 {order.currency} = {format_rate(order.rate_micros)} {CURRENCY}"))
+    lines.append(ReceiptLine(labels["fee"], f"{format_amount(order.fee_qepik)} {CURRENCY}"))
+    if order.provider_reference:
+        lines.append(ReceiptLine(labels["payment_reference"], order.provider_reference))
+    return lines
 
 
 def baku_time(moment: datetime) -> str:

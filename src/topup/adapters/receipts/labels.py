@@ -28,6 +28,13 @@ LABELS: dict[str, dict[str, str]] = {
         "sms": "SMS",
         "verify_at": "Yoxlamaq üçün",
         "footer": "Qəbzin həqiqiliyini təsdiq kodu ilə yoxlamaq olar.",
+        "kind_reversal": "Geri qaytarma",
+        "paid_by": "Ödəniş üsulu",
+        "charged": "Tutulan məbləğ",
+        "rate": "Məzənnə",
+        "fee": "Komissiya",
+        "order_id": "Sifariş",
+        "payment_reference": "Ödəniş arayışı",
     },
     "en": {
         "title": "Receipt",
@@ -51,6 +58,13 @@ LABELS: dict[str, dict[str, str]] = {
         "sms": "SMS",
         "verify_at": "Check at",
         "footer": "Anyone can check this receipt is genuine with its verification code.",
+        "kind_reversal": "Reversal",
+        "paid_by": "Paid by",
+        "charged": "Charged",
+        "rate": "Exchange rate",
+        "fee": "Fee",
+        "order_id": "Order",
+        "payment_reference": "Payment reference",
     },
     "ru": {
         "title": "Квитанция",
@@ -74,6 +88,13 @@ LABELS: dict[str, dict[str, str]] = {
         "sms": "SMS",
         "verify_at": "Проверить",
         "footer": "Подлинность квитанции можно проверить по коду проверки.",
+        "kind_reversal": "Возврат",
+        "paid_by": "Способ оплаты",
+        "charged": "Списано",
+        "rate": "Курс",
+        "fee": "Комиссия",
+        "order_id": "Заказ",
+        "payment_reference": "Номер платежа",
     },
     "zh": {
         "title": "收据",
@@ -97,6 +118,13 @@ LABELS: dict[str, dict[str, str]] = {
         "sms": "条短信",
         "verify_at": "验证网址",
         "footer": "可凭验证码核实本收据的真实性。",
+        "kind_reversal": "冲正",
+        "paid_by": "付款方式",
+        "charged": "实付金额",
+        "rate": "汇率",
+        "fee": "手续费",
+        "order_id": "订单",
+        "payment_reference": "支付参考号",
     },
 }
 
@@ -112,6 +140,7 @@ CHANNEL_NAMES: dict[str, dict[str, str]] = {
         "ussd": "USSD",
         "auto": "Avtomatik artırma",
         "demo": "Demo",
+        "order": "Kartla sifariş",
     },
     "en": {
         "api": "App (API)",
@@ -123,6 +152,7 @@ CHANNEL_NAMES: dict[str, dict[str, str]] = {
         "ussd": "USSD",
         "auto": "Auto-recharge",
         "demo": "Demo",
+        "order": "Card order",
     },
     "ru": {
         "api": "Приложение (API)",
@@ -134,6 +164,7 @@ CHANNEL_NAMES: dict[str, dict[str, str]] = {
         "ussd": "USSD",
         "auto": "Автопополнение",
         "demo": "Демо",
+        "order": "Заказ с оплатой картой",
     },
     "zh": {
         "api": "应用 (API)",
@@ -145,6 +176,7 @@ CHANNEL_NAMES: dict[str, dict[str, str]] = {
         "ussd": "USSD",
         "auto": "自动充值",
         "demo": "演示",
+        "order": "银行卡订单",
     },
 }
 
