@@ -169,3 +169,12 @@ def test_a_killed_server_loses_no_money(
     baku_today = datetime.now(BAKU).date().isoformat()
     report = json.loads(cli(environment, "reconcile", "--date", baku_today, "--json"))  # exit 0: no mismatch
     assert (report["ok"], report["orders"], report["mismatches"]) == (True, len(orders), [])
+
+    # Staff tools on the CLI: show, refund (the sandbox answers through the running server), reconcile again.
+    fulfilled = next(order for order in orders if order["status"] == "fulfilled")
+    assert json.loads(cli(environment, "orders", "show", fulfilled["id"], "--json"))["status"] == "fulfilled"
+    listed = json.loads(cli(environment, "orders", "list", "--status", "fulfilled", "--limit", "200", "--json"))
+    assert len(listed["items"]) == sum(order["status"] == "fulfilled" for order in orders)
+    assert json.loads(cli(environment, "orders", "refund", fulfilled["id"], "--json"))["status"] == "refunded"
+    report = json.loads(cli(environment, "reconcile", "--date", baku_today, "--json"))
+    assert (report["ok"], report["refunded"]) == (True, {"AZN": fulfilled["price"]["amount"]})

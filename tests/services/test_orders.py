@@ -503,3 +503,15 @@ def test_the_operator_cool_down_between_two_orders_for_a_number(
     assert (too_soon.value.code, too_soon.value.details["retry_after_seconds"]) == ("too_many_top_ups", 91)
     clock.advance(timedelta(seconds=90))
     assert order_top_up(application, saga, line.msisdn.e164, 1000, VISA).state is OrderState.FULFILLED
+
+
+def test_a_refund_in_a_fresh_process_knows_system_accounts_from_the_database(
+    application: Application, saga: orders.Saga
+) -> None:
+    line = make_line(application)
+    order = order_top_up(application, saga, line.msisdn.e164, 1000, VISA)
+    application.caches.system_accounts.__init__()  # type: ignore[misc]  # as a new process would start
+
+    assert orders.refund(application.uow(), saga, order_id=order.id).state is OrderState.REFUNDED
+    assert main_balance(application, line.msisdn.e164) == 0
+    assert ledger.audit_ledger(application.uow()).ok

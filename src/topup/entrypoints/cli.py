@@ -31,6 +31,7 @@ from topup.services import (
     ledger,
     lines,
     numbers,
+    orders,
     quotes,
     reconciliation,
     topups,
@@ -48,6 +49,7 @@ bundles_app = typer.Typer(help="Bundles.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
 fx_app = typer.Typer(help="Exchange rates (AZN per unit of a currency).", no_args_is_help=True)
+orders_app = typer.Typer(help="Orders paid by card: follow, cancel, refund.", no_args_is_help=True)
 for name, sub in (
     ("db", db_app),
     ("catalogue", catalogue_app),
@@ -58,6 +60,7 @@ for name, sub in (
     ("demo", demo_app),
     ("ledger", ledger_app),
     ("fx", fx_app),
+    ("orders", orders_app),
 ):
     app.add_typer(sub, name=name)
 
@@ -481,6 +484,61 @@ def ledger_check(as_json: JsonOption = False) -> None:
     _emit(as_json, body, human)
     if not audit.ok:
         raise typer.Exit(EXIT_REFUSED)
+
+
+@orders_app.command("list")
+def orders_list(
+    number: Annotated[str | None, typer.Option(help="Only this number's orders")] = None,
+    status: Annotated[str | None, typer.Option(help="created, awaiting_payment, paid, fulfilled, failed, ...")] = None,
+    limit: int = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Orders, newest first (staff view: every integrator's)."""
+    with _application() as application:
+        found = orders.list_orders(application.uow(), scope=None, number=number, state=status, limit=limit)
+        base_url = application.settings.public_base_url
+    items = [serialise.order(o, base_url=base_url) for o in found]
+    columns = ("id", "status", "msisdn", "created_at")
+
+    def human() -> None:
+        rows = [
+            {c: item[c] for c in columns} | {"charge": f"{item['charge']['amount']} {item['charge']['currency']}"}
+            for item in items
+        ]
+        _rows_table("Orders", rows)
+
+    _emit(as_json, {"items": items}, human)
+
+
+@orders_app.command("show")
+def orders_show(order_id: str, as_json: JsonOption = False) -> None:
+    """One order with its transitions."""
+    with _application() as application:
+        body = serialise.order(
+            orders.get_order(application.uow(), order_id=order_id), base_url=application.settings.public_base_url
+        )
+
+    def human() -> None:
+        _pairs(f"Order {body['id']}", {**body, "charge": f"{body['charge']['amount']} {body['charge']['currency']}"})
+        _rows_table("Transitions", body["transitions"])
+
+    _emit(as_json, body, human)
+
+
+@orders_app.command("cancel")
+def orders_cancel(order_id: str, as_json: JsonOption = False) -> None:
+    """Cancel an order that is not paid yet."""
+    with _application() as application:
+        body = serialise.order(orders.cancel(application.uow(), application.saga, order_id=order_id, scope=None))
+    _emit(as_json, body, lambda: console.print(f"Order {body['id']}: {body['status']}."))
+
+
+@orders_app.command("refund")
+def orders_refund(order_id: str, as_json: JsonOption = False) -> None:
+    """Refund a fulfilled order: its delivery is taken back out of the ledger, then the card is refunded."""
+    with _application() as application:
+        body = serialise.order(orders.refund(application.uow(), application.saga, order_id=order_id))
+    _emit(as_json, body, lambda: console.print(f"Order {body['id']}: {body['status']}."))
 
 
 @app.command()

@@ -113,8 +113,9 @@ class SqlLedger:
     def states(self, account_ids: Sequence[int]) -> dict[int, AccountState]:
         found: dict[int, AccountState] = {}
         to_read = []
+        pending = dict(self.pending_system_accounts.values())
         for account_id in account_ids:
-            unit = self._cache.unit_of(account_id)
+            unit = self._cache.unit_of(account_id) or pending.get(account_id)
             known = self._known_states.get(account_id)
             if unit is not None:
                 found[account_id] = AccountState(account_id, unit, 0, tracks_balance=False)
@@ -137,12 +138,12 @@ class SqlLedger:
         for t in transfer_list:
             changes[t.debit_account_id] = changes.get(t.debit_account_id, 0) - t.amount
             changes[t.credit_account_id] = changes.get(t.credit_account_id, 0) + t.amount
-        system_ids = {account_id for account_id, _ in self.pending_system_accounts.values()}
-        # System accounts keep no running balance: no hot row. Fixed order (ascending id) against deadlocks.
+        # System accounts keep no running balance: no hot row. Whether an account tracks one comes from the
+        # process cache or the unit of work when known, else from the database (a reversal names accounts it
+        # read from old transfers). Fixed order (ascending id) against deadlocks.
+        states = self.states(sorted(changes))
         tracked = sorted(
-            (account_id, change)
-            for account_id, change in changes.items()
-            if self._cache.unit_of(account_id) is None and account_id not in system_ids
+            (account_id, change) for account_id, change in changes.items() if states[account_id].tracks_balance
         )
         transfer_rows = [
             {
