@@ -75,8 +75,10 @@ def admin_key(environment: dict[str, str]) -> str:
 
 
 def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # The server finds its own public address from --port (the CLI calls are told it explicitly).
+    server_env = {key: value for key, value in env.items() if key != "TOPUP_PUBLIC_BASE_URL"}
     server = subprocess.Popen(
-        [TOPUP, "serve", "--port", env["PORT"]], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [TOPUP, "serve", "--port", env["PORT"]], env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + STARTUP_SECONDS_MAX
     while time.monotonic() < deadline:

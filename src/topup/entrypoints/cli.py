@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,6 +115,9 @@ def serve(
             errors.print("[red]The database schema is not current:[/red] run `topup db upgrade` first.")
             raise typer.Exit(EXIT_REFUSED)
         database = application.settings.database_url.split("@")[-1]
+    # Unless told otherwise, the server is reached where it listens: 3-D Secure returns and the sandbox
+    # acquirer's address follow --host and --port (the workers read settings from the environment).
+    os.environ.setdefault("TOPUP_PUBLIC_BASE_URL", f"http://{host}:{port}")
     console.print(f"Topup API on [bold]http://{host}:{port}[/bold] — docs at http://{host}:{port}/docs")
     console.print(f"Database: {database}")
     console.print("An API key: [bold].venv/bin/topup api-keys create --role admin --name me[/bold]")
