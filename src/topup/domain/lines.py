@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from topup.domain.cards import luhn_valid  # ICCIDs end in a Luhn check digit, like card numbers
 from topup.domain.catalogue import LANGUAGES, Bundle, Operator, Stacking
 from topup.domain.errors import (
     BundleAlreadyActive,
@@ -36,19 +37,9 @@ class LineStatus(StrEnum):
 
 
 def check_iccid(iccid: str) -> str:
-    if _ICCID_PATTERN.fullmatch(iccid) is None or not _luhn_ok(iccid):
+    if _ICCID_PATTERN.fullmatch(iccid) is None or not luhn_valid(iccid):
         raise InvalidIccid("An ICCID is 18 to 20 digits starting with 89, with a valid check digit.")
     return iccid
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
 
 
 def check_language(language: str) -> str:
