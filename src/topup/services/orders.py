@@ -240,7 +240,7 @@ def list_orders(
         raise InvalidInput("Unknown order status.", field="status")
     msisdn = parse_msisdn(number).e164 if number else None
     with uow:
-        ids = uow.orders.list(
+        return uow.orders.list(
             scope=scope,
             msisdn=msisdn,
             state=state,
@@ -248,8 +248,6 @@ def list_orders(
             created_to=created_to,
             limit=limit,
         )
-        found = [uow.orders.get(order_id) for order_id in ids]
-    return [order for order in found if order is not None]
 
 
 def _check_limits(uow: UnitOfWork, saga: Saga, terms: Quote, fingerprint: str, *, now: datetime) -> None:

@@ -145,7 +145,7 @@ class OrderRepository(Protocol):
         created_from: datetime | None,
         created_to: datetime | None,
         limit: int,
-    ) -> list[str]: ...
+    ) -> list[Order]: ...
 
 
 class WebhookRepository(Protocol):
@@ -190,8 +190,6 @@ class LineRepository(Protocol):
     def set_operator(self, msisdn: Msisdn, operator: str, *, now: datetime) -> None: ...
 
     def iccid_taken(self, iccid: str) -> bool: ...
-
-    def count(self) -> int: ...
 
 
 class PortRepository(Protocol):

@@ -45,7 +45,7 @@ class Reconciliation:
 def reconcile(uow: UnitOfWork, saga: Saga, *, day: date) -> Reconciliation:
     start = datetime.combine(day, time(0), tzinfo=BAKU)
     with uow:
-        ids = uow.orders.list(
+        found = uow.orders.list(
             scope=None,
             msisdn=None,
             state=None,
@@ -53,18 +53,14 @@ def reconcile(uow: UnitOfWork, saga: Saga, *, day: date) -> Reconciliation:
             created_to=start + timedelta(days=1),
             limit=ORDERS_PER_DAY_MAX,
         )
-        found = [uow.orders.get(order_id) for order_id in ids]
         delivered = {
             order.id: record.amount_qepik
             for order in found
-            if order is not None
-            and order.delivered_transaction_id
+            if order.delivered_transaction_id
             and (record := uow.transactions.get(order.delivered_transaction_id)) is not None
         }
-    report = Reconciliation(day=day, orders=len(ids))
+    report = Reconciliation(day=day, orders=len(found))
     for order in found:
-        if order is None:
-            continue
         try:
             payment = saga.acquirer.find(reference=order.id)
         except ProviderUnavailable:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from topup.adapters.db.handle import ConnectionHandle, dialect_insert
 from topup.adapters.db.tables import accounts, lines, number_ports
@@ -92,9 +92,6 @@ class SqlLineRepository:
 
     def iccid_taken(self, iccid: str) -> bool:
         return self._handle.connection.execute(select(lines.c.msisdn).where(lines.c.iccid == iccid)).first() is not None
-
-    def count(self) -> int:
-        return int(self._handle.connection.execute(select(func.count()).select_from(lines)).scalar_one())
 
 
 class SqlPortRepository:

@@ -21,9 +21,6 @@ def _config() -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
-            # Alembic runs DDL in a plain transaction; IMMEDIATE locking is the engine's business.
-            pass
         config = _config()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 
 from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.tables import order_transitions, orders
 from topup.domain.limits import Usage
 from topup.domain.orders import FINAL_STATES, Order, OrderState, OrderStatus, PaymentMethod, Transition
 
+_BATCH = 500  # order ids per query when reading histories (well under SQLite's limit on bound parameters)
 _MUTABLE = (
     "state",
     "card_brand",
@@ -44,28 +45,36 @@ class SqlOrderRepository:
         query = select(orders).where(orders.c.id == order_id)
         if for_update:
             query = query.with_for_update()
-        row = self._handle.connection.execute(query).first()
-        if row is None:
-            return None
-        history = [
-            Transition(OrderState(t.source), OrderState(t.target), t.reason, t.at)
-            for t in self._handle.connection.execute(
-                select(order_transitions)
-                .where(order_transitions.c.order_id == order_id)
-                .order_by(order_transitions.c.id)
-            )
-        ]
-        self._saved_transitions[order_id] = len(history)
-        values: dict[str, Any] = dict(row._mapping)
-        state = OrderState(values.pop("state"))
-        values["payment_method"] = PaymentMethod(values["payment_method"])
-        return Order(**values, status=OrderStatus(state=state, history=history))
+        found = self._load(self._handle.connection.execute(query).all())
+        return found[0] if found else None
 
     def by_delivered_transaction(self, transaction_id: str) -> Order | None:
-        order_id = self._handle.connection.execute(
-            select(orders.c.id).where(orders.c.delivered_transaction_id == transaction_id)
-        ).scalar_one_or_none()
-        return None if order_id is None else self.get(str(order_id))
+        rows = self._handle.connection.execute(
+            select(orders).where(orders.c.delivered_transaction_id == transaction_id)
+        ).all()
+        found = self._load(rows)
+        return found[0] if found else None
+
+    def _load(self, rows: Sequence[Row[Any]]) -> list[Order]:
+        """Orders from their rows, with every order's history read in batches (not one query per order)."""
+        histories: dict[str, list[Transition]] = {row.id: [] for row in rows}
+        ids = list(histories)
+        for start in range(0, len(ids), _BATCH):
+            for t in self._handle.connection.execute(
+                select(order_transitions)
+                .where(order_transitions.c.order_id.in_(ids[start : start + _BATCH]))
+                .order_by(order_transitions.c.id)
+            ):
+                histories[t.order_id].append(Transition(OrderState(t.source), OrderState(t.target), t.reason, t.at))
+        loaded = []
+        for row in rows:
+            history = histories[row.id]
+            self._saved_transitions[row.id] = len(history)
+            values: dict[str, Any] = dict(row._mapping)
+            state = OrderState(values.pop("state"))
+            values["payment_method"] = PaymentMethod(values["payment_method"])
+            loaded.append(Order(**values, status=OrderStatus(state=state, history=history)))
+        return loaded
 
     def save(self, order: Order) -> Sequence[Transition]:
         row = _row(order)
@@ -96,8 +105,8 @@ class SqlOrderRepository:
         created_from: datetime | None,
         created_to: datetime | None,
         limit: int,
-    ) -> list[str]:
-        query = select(orders.c.id)
+    ) -> list[Order]:
+        query = select(orders)
         for column, value in ((orders.c.scope, scope), (orders.c.msisdn, msisdn), (orders.c.state, state)):
             if value is not None:
                 query = query.where(column == value)
@@ -106,7 +115,7 @@ class SqlOrderRepository:
         if created_to is not None:
             query = query.where(orders.c.created_at < created_to)
         query = query.order_by(orders.c.created_at.desc(), orders.c.id.desc()).limit(limit)
-        return [row.id for row in self._handle.connection.execute(query)]
+        return self._load(self._handle.connection.execute(query).all())
 
     def usage(self, *, msisdn: str | None, card_fingerprint: str | None, since: datetime) -> Usage:
         """Orders since `since` for a number or a card that were not refused: count, AZN value, latest."""

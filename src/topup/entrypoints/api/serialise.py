@@ -135,22 +135,29 @@ def operator(value: Operator, *, with_catalogue: bool = False) -> dict[str, Any]
     return body
 
 
-def quote(value: Quote) -> dict[str, Any]:
+def _priced(value: Quote | Order) -> dict[str, Any]:
+    """What a quote and an order both say: the product, its price with VAT and fee, and what is charged."""
     product: dict[str, Any] = (
         {"type": "topup", "amount": format_amount(value.amount_qepik)}
-        if value.product_type is ProductType.TOPUP
+        if value.product_type == ProductType.TOPUP
         else {"type": "bundle", "code": value.bundle_code}
     )
     return {
-        "id": value.id,
-        "msisdn": value.msisdn,
-        "operator": value.operator,
         "product": product,
         "price": money(value.amount_qepik),
         "vat": money(value.vat_qepik),
         "fee": money(value.fee_qepik),
         "charge": {"amount": format_minor(value.currency, value.charge_minor), "currency": value.currency},
         "rate": format_rate(value.rate_micros) if value.rate_micros else None,
+    }
+
+
+def quote(value: Quote) -> dict[str, Any]:
+    return {
+        "id": value.id,
+        "msisdn": value.msisdn,
+        "operator": value.operator,
+        **_priced(value),
         "validity_days": value.validity_days,
         "valid_until": value.valid_until.isoformat() if value.valid_until else None,
         "bonus": None,
@@ -170,22 +177,12 @@ def fx_rate(value: FxRate) -> dict[str, Any]:
 
 
 def order(value: Order, *, base_url: str = "") -> dict[str, Any]:
-    product: dict[str, Any] = (
-        {"type": "topup", "amount": format_amount(value.amount_qepik)}
-        if value.product_type == ProductType.TOPUP.value
-        else {"type": "bundle", "code": value.bundle_code}
-    )
-    body: dict[str, Any] = {
+    return {
         "id": value.id,
         "status": value.state.value,
         "msisdn": value.msisdn,
         "operator": value.operator,
-        "product": product,
-        "price": money(value.amount_qepik),
-        "vat": money(value.vat_qepik),
-        "fee": money(value.fee_qepik),
-        "charge": {"amount": format_minor(value.currency, value.charge_minor), "currency": value.currency},
-        "rate": format_rate(value.rate_micros) if value.rate_micros else None,
+        **_priced(value),
         "quote_id": value.quote_id,
         "payment": {
             "method": value.payment_method.value,
@@ -213,7 +210,6 @@ def order(value: Order, *, base_url: str = "") -> dict[str, Any]:
             for t in value.status.history
         ],
     }
-    return body
 
 
 def reconciliation(report: Reconciliation) -> dict[str, Any]:
