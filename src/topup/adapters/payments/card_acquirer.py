@@ -20,20 +20,11 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from topup.services.payments import CardDetails, PaymentResult, PaymentStatus, ProviderUnavailable
+from topup.services.payments import CardDetails, PaymentRefused, PaymentResult, PaymentStatus, ProviderUnavailable
 
 _ERROR_CODE = re.compile(r"[a-z0-9_]{1,64}")
 # Failures that happen before a byte of the request leaves: the acquirer cannot have acted on it.
 _NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
-
-class PaymentRefused(Exception):
-    """The acquirer refused a move on a payment; `code` is its reason (invalid_state, invalid_amount,
-    not_found, idempotency_conflict)."""
-
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class _Card(BaseModel):
@@ -102,7 +93,7 @@ class HttpCardAcquirer:
             raise PaymentRefused(f"The card acquirer refused payment {reference!r}: {code}.", code=code)
         return _result(response, reference=reference)
 
-    def find(self, *, reference: str) -> PaymentResult:
+    def find(self, *, reference: str, provider_reference: str | None = None) -> PaymentResult:
         response = self._send("GET", "/payments", params={"reference": reference})
         # Only the acquirer's own "no such payment" settles it; a 404 from a wrong address must not.
         if response.status_code == 404 and _error_code(response) == "not_found":
