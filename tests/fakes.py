@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from topup.services.payments import CardDetails, PaymentResult, PaymentStatus, ProviderUnavailable
+from topup.services.payments import CardDetails, Checkout, PaymentResult, PaymentStatus, ProviderUnavailable
 
 VISA = CardDetails("4242424242424242", 12, 2030, "123")
 CHALLENGE = CardDetails("4000000000003220", 12, 2030, "123")
@@ -61,7 +61,17 @@ class ScriptedAcquirer:
         payment = self.payments.setdefault(reference, Payment(reference, amount_minor, status))
         return self._answer("authorise", payment)
 
-    def find(self, *, reference: str) -> PaymentResult:
+    def authorise_token(
+        self, *, reference: str, amount_minor: int, currency: str, token: str, return_url: str
+    ) -> PaymentResult:
+        """Tokens in these tests are just a card number: the real opening of Google Pay tokens is tested
+        with the sandbox acquirer."""
+        card = CardDetails(token, 12, 2099, "123")
+        return self.authorise(
+            reference=reference, amount_minor=amount_minor, currency=currency, card=card, return_url=return_url
+        )
+
+    def find(self, *, reference: str, provider_reference: str | None = None) -> PaymentResult:
         self._check_up()
         payment = self.payments.get(reference)
         if payment is None:
@@ -92,3 +102,83 @@ class ScriptedAcquirer:
 
     def approve_challenge(self, reference: str) -> None:
         self.payments[reference].status = PaymentStatus.AUTHORISED
+
+
+@dataclass
+class ScriptedWallet:
+    """A wallet or gateway the customer approves at (RedirectProvider). `captures_on_approval` True behaves
+    like GoldenPay and WebMoney (approval takes the money), False like PayPal (approval, then a hold we
+    capture or void). The test plays the customer with `approve` and `decline`."""
+
+    captures_on_approval: bool = False
+    currencies: frozenset[str] = frozenset({"AZN", "USD", "EUR"})
+    payments: dict[str, Payment] = field(default_factory=dict)
+    lose_next: set[str] = field(default_factory=set)
+    down: bool = False
+    calls: list[str] = field(default_factory=list)
+
+    def _answer(self, call: str, payment: Payment) -> PaymentResult:
+        self.calls.append(call)
+        if call in self.lose_next:
+            self.lose_next.discard(call)
+            raise ProviderUnavailable(f"{call}: connection dropped", outcome_unknown=True)
+        waiting = payment.status is PaymentStatus.REQUIRES_ACTION
+        return PaymentResult(
+            payment.status,
+            provider_reference=f"w_{payment.reference}",
+            redirect_url=f"https://wallet.test/approve/{payment.reference}" if waiting else None,
+            amount_minor=payment.amount,
+            captured_minor=payment.captured,
+            refunded_minor=payment.refunded,
+            message="The payer cancelled." if payment.status is PaymentStatus.CANCELLED else None,
+        )
+
+    def _payment(self, provider_reference: str) -> Payment:
+        if self.down:
+            raise ProviderUnavailable("connection refused", outcome_unknown=False)
+        return self.payments[provider_reference.removeprefix("w_")]
+
+    def start(self, checkout: Checkout) -> PaymentResult:
+        if self.down:
+            raise ProviderUnavailable("connection refused", outcome_unknown=False)
+        payment = self.payments.setdefault(
+            checkout.reference, Payment(checkout.reference, checkout.amount_minor, PaymentStatus.REQUIRES_ACTION)
+        )
+        return self._answer("start", payment)
+
+    def approve(self, reference: str) -> None:
+        payment = self.payments[reference]
+        if self.captures_on_approval:
+            payment.status, payment.captured = PaymentStatus.CAPTURED, payment.amount
+        else:
+            payment.status = PaymentStatus.AUTHORISED
+
+    def cancel(self, reference: str) -> None:
+        self.payments[reference].status = PaymentStatus.CANCELLED
+
+    def find(self, *, reference: str, provider_reference: str | None = None) -> PaymentResult:
+        if self.down:
+            raise ProviderUnavailable("connection refused", outcome_unknown=False)
+        payment = self.payments.get(reference)
+        if payment is None:
+            self.calls.append("find")
+            return PaymentResult(PaymentStatus.NOT_FOUND)
+        return self._answer("find", payment)
+
+    def capture(self, *, provider_reference: str, amount_minor: int) -> PaymentResult:
+        payment = self._payment(provider_reference)
+        if payment.status is PaymentStatus.AUTHORISED:
+            payment.status, payment.captured = PaymentStatus.CAPTURED, amount_minor
+        return self._answer("capture", payment)
+
+    def void(self, *, provider_reference: str) -> PaymentResult:
+        payment = self._payment(provider_reference)
+        if payment.status is PaymentStatus.AUTHORISED:
+            payment.status = PaymentStatus.VOIDED
+        return self._answer("void", payment)
+
+    def refund(self, *, provider_reference: str, amount_minor: int) -> PaymentResult:
+        payment = self._payment(provider_reference)
+        if payment.status is PaymentStatus.CAPTURED:
+            payment.status, payment.refunded = PaymentStatus.REFUNDED, amount_minor
+        return self._answer("refund", payment)

@@ -13,12 +13,17 @@ from topup.adapters.db.engine import make_engine
 from topup.adapters.db.migrate import current_revision, head_revision, upgrade
 from topup.adapters.db.unit_of_work import ProcessCaches, SqlUnitOfWork
 from topup.adapters.payments.card_acquirer import HttpCardAcquirer
+from topup.adapters.payments.goldenpay import HttpGoldenPay
+from topup.adapters.payments.google_pay import GooglePaySheet
+from topup.adapters.payments.paypal import HttpPayPal
+from topup.adapters.payments.webmoney import WebMoneyMerchant
 from topup.adapters.receipt_codes import HmacFingerprints, HmacReceiptCodes
 from topup.adapters.webhook_sender import HttpWebhookSender
 from topup.config import Settings
 from topup.domain.money import parse_amount
-from topup.services.orders import CHECK_DELAYS, OrderLimits, Saga
-from topup.services.payments import CardAcquirer
+from topup.domain.orders import PaymentMethod
+from topup.services.order_saga import CHECK_DELAYS, OrderLimits, Saga
+from topup.services.payments import CardAcquirer, RedirectProvider
 from topup.services.ports import Clock, ReceiptCodes
 from topup.services.webhooks import WebhookSender
 
@@ -32,6 +37,9 @@ class Application:
     caches: ProcessCaches = field(default_factory=ProcessCaches)
     acquirer: CardAcquirer | None = None
     webhook_sender: WebhookSender = field(default_factory=HttpWebhookSender)
+    # Wallets and GoldenPay by method; None until first needed (then built from the settings).
+    providers: dict[PaymentMethod, RedirectProvider] | None = None
+    webmoney: WebMoneyMerchant | None = None
 
     @property
     def saga(self) -> Saga:
@@ -41,6 +49,8 @@ class Application:
                 secret=self.settings.card_acquirer_secret,
                 timeout_seconds=self.settings.card_acquirer_timeout_seconds,
             )
+        if self.providers is None:
+            self.providers = self._build_providers(self.acquirer)
         settings = self.settings
         return Saga(
             self.clock,
@@ -56,7 +66,48 @@ class Application:
             check_delays=tuple(timedelta(seconds=s) for s in settings.order_check_delays_seconds) or CHECK_DELAYS,
             created_grace=timedelta(seconds=settings.order_created_grace_seconds),
             challenge_timeout=timedelta(seconds=settings.order_challenge_timeout_seconds),
+            providers=self.providers,
         )
+
+    def _build_providers(self, acquirer: CardAcquirer) -> dict[PaymentMethod, RedirectProvider]:
+        """Every method whose provider is configured: all of them with the sandboxes (development); in
+        production only those given a URL."""
+        settings = self.settings
+        timeout = settings.card_acquirer_timeout_seconds
+        offered = {
+            name
+            for name in ("paypal", "webmoney", "goldenpay", "google_pay_sheet")
+            if settings.sandbox_enabled or getattr(settings, f"{name}_url")
+        }
+        providers: dict[PaymentMethod, RedirectProvider] = {}
+        if "paypal" in offered:
+            providers[PaymentMethod.PAYPAL] = HttpPayPal(
+                settings.provider_url("paypal"),
+                client_id=settings.paypal_client_id,
+                client_secret=settings.paypal_client_secret,
+                timeout_seconds=timeout,
+            )
+        if "webmoney" in offered:
+            self.webmoney = WebMoneyMerchant(
+                settings.provider_url("webmoney"),
+                purses=settings.webmoney_purse_map,
+                secret_key=settings.webmoney_secret_key,
+                result_url=f"{settings.public_base_url}/v1/payments/webmoney/result",
+                test_mode=settings.webmoney_test_mode,
+                timeout_seconds=timeout,
+            )
+            providers[PaymentMethod.WEBMONEY] = self.webmoney
+        if "goldenpay" in offered:
+            providers[PaymentMethod.GOLDENPAY] = HttpGoldenPay(
+                settings.provider_url("goldenpay"),
+                merchant_name=settings.goldenpay_merchant_name,
+                auth_key=settings.goldenpay_auth_key,
+                timeout_seconds=timeout,
+            )
+        if "google_pay_sheet" in offered:
+            sheet_url = settings.google_pay_sheet_url or f"{settings.public_base_url}/sandbox/googlepay"
+            providers[PaymentMethod.GOOGLE_PAY] = GooglePaySheet(sheet_url, acquirer)
+        return providers
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.caches, self.clock)
@@ -68,7 +119,7 @@ class Application:
         return current_revision(self.engine) == head_revision()
 
     def close(self) -> None:
-        for client in (self.acquirer, self.webhook_sender):
+        for client in (self.acquirer, self.webhook_sender, *(self.providers or {}).values()):
             close = getattr(client, "close", None)  # HTTP adapters hold connection pools
             if callable(close):
                 close()

@@ -36,6 +36,23 @@ class Settings(BaseSettings):
     card_acquirer_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     sandbox_enabled: bool = True
     sandbox_database_path: str = str(DEFAULT_DATA_DIR / "sandbox-card.db")
+    # Wallets and GoldenPay. Unset URLs mean the sandboxes served under /sandbox/<name> (development); a method
+    # whose URL and credentials are not set in production is simply not offered.
+    paypal_url: str | None = None
+    paypal_client_id: str = "sandbox-paypal-client"
+    paypal_client_secret: str = "sandbox-paypal-secret"  # noqa: S105 - the sandbox's
+    webmoney_url: str | None = None
+    # Our purses by currency, "USD=Z…,EUR=E…" (WebMoney purses are per currency).
+    webmoney_purses: str = "USD=Z100000000001,EUR=E100000000001,RUB=R100000000001"
+    webmoney_secret_key: str = "sandbox-webmoney-secret"  # noqa: S105 - the sandbox's
+    webmoney_test_mode: bool = True
+    goldenpay_url: str | None = None
+    goldenpay_merchant_name: str = "topup-sandbox"
+    goldenpay_auth_key: str = "sandbox-goldenpay-key"
+    # Where the customer's browser gets a Google Pay token; in production the portal runs Google's own sheet.
+    google_pay_sheet_url: str | None = None
+    google_pay_gateway_id: str = "topupsandbox"
+    google_pay_gateway_merchant_id: str = "topup-merchant"
     # The recovery worker that `topup serve` runs in-process: how often it looks for unsettled orders.
     worker_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     worker_in_process: bool = True
@@ -65,3 +82,13 @@ class Settings(BaseSettings):
     @property
     def acquirer_url(self) -> str:
         return self.card_acquirer_url or f"{self.public_base_url}/sandbox/card"
+
+    def provider_url(self, name: str) -> str:
+        """A wallet's or gateway's base URL: the configured one, or its sandbox on this server."""
+        configured: str | None = getattr(self, f"{name}_url", None)
+        return configured or f"{self.public_base_url}/sandbox/{name}"
+
+    @property
+    def webmoney_purse_map(self) -> dict[str, str]:
+        pairs = (item.split("=", 1) for item in self.webmoney_purses.split(",") if "=" in item)
+        return {currency.strip().upper(): purse.strip() for currency, purse in pairs}

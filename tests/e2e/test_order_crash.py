@@ -10,14 +10,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
-import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,43 +22,24 @@ import httpx
 import pytest
 
 from tests.conftest import SAMPLE_CATALOGUE
+from tests.e2e.serving import cli, served_environment, start_server
 from topup.domain.calendar import BAKU
 
-TOPUP = str(Path(sys.executable).parent / "topup")
 NUMBERS = ["+994501110001", "+994551110002", "+994701110003", "+994771110004"]
 ORDERS = 40
 KILL_AFTER = 8  # answered orders before the server is killed
-STARTUP_SECONDS_MAX = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
 def environment(tmp_path: Path) -> dict[str, str]:
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TOPUP_")}
-    env.update(
-        TOPUP_DATABASE_URL=f"sqlite:///{tmp_path / 'topup.db'}",
-        TOPUP_SANDBOX_DATABASE_PATH=str(tmp_path / "sandbox.db"),
-        TOPUP_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+    return served_environment(
+        tmp_path,
         TOPUP_WORKER_IN_PROCESS="false",  # the test runs the worker itself, after the restart
         TOPUP_ORDER_CHECK_DELAYS_SECONDS="[0]",
         TOPUP_ORDER_CREATED_GRACE_SECONDS="0",
         TOPUP_ORDER_NUMBER_DAILY_COUNT_MAX="1000",  # the burst is one card on four numbers: no limit in the way
         TOPUP_ORDER_CARD_DAILY_COUNT_MAX="1000",
-        PORT=str(port),
     )
-    return env
-
-
-def cli(env: dict[str, str], *arguments: str) -> str:
-    done = subprocess.run([TOPUP, *arguments], env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture
@@ -72,36 +49,6 @@ def admin_key(environment: dict[str, str]) -> str:
     for number in NUMBERS:
         cli(environment, "lines", "add", number)
     return cli(environment, "api-keys", "create", "--role", "admin", "--name", "crash-test").strip().splitlines()[-1]
-
-
-def start_server(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    # The server finds its own public address from --port (the CLI calls are told it explicitly).
-    server_env = {key: value for key, value in env.items() if key != "TOPUP_PUBLIC_BASE_URL"}
-    server = subprocess.Popen(
-        [TOPUP, "serve", "--port", env["PORT"]], env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + STARTUP_SECONDS_MAX
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{env['TOPUP_PUBLIC_BASE_URL']}/v1/health", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if server.poll() is not None:
-            break
-        time.sleep(0.1)  # polling for the port to open, bounded by the deadline
-    server.kill()
-    pytest.fail("the server did not start")
-
-
-@pytest.fixture
-def servers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for server in started:
-        if server.poll() is None:
-            server.kill()
-        server.wait(timeout=30)
 
 
 def test_a_killed_server_loses_no_money(

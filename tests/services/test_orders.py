@@ -34,10 +34,12 @@ def order_top_up(application: Application, saga: orders.Saga, number: str, amoun
     return orders.place_card_order(
         application.uow(),
         saga,
-        scope="integrator",
-        number=number,
-        product_type=ProductType.TOPUP,
-        amount_qepik=amount_qepik,
+        orders.OrderRequest(
+            scope="integrator",
+            number=number,
+            product_type=ProductType.TOPUP,
+            amount_qepik=amount_qepik,
+        ),
         card=card,
         return_url="https://shop.test/back",
     )
@@ -222,10 +224,12 @@ def test_a_bundle_bought_by_card_leaves_the_balance_alone(
     order = orders.place_card_order(
         application.uow(),
         saga,
-        scope="integrator",
-        number=line.msisdn.e164,
-        product_type=ProductType.BUNDLE,
-        bundle_code="nar-3-5gb-14d",
+        orders.OrderRequest(
+            scope="integrator",
+            number=line.msisdn.e164,
+            product_type=ProductType.BUNDLE,
+            bundle_code="nar-3-5gb-14d",
+        ),
         card=VISA,
         return_url="https://shop.test/back",
     )
@@ -254,12 +258,14 @@ def test_an_order_in_dollars_pays_the_quoted_amount(
     order = orders.place_card_order(
         application.uow(),
         saga,
-        scope="integrator",
-        number=line.msisdn.e164,
-        product_type=ProductType.TOPUP,
-        amount_qepik=1000,
-        currency="USD",
-        quote_id=quoted.id,
+        orders.OrderRequest(
+            scope="integrator",
+            number=line.msisdn.e164,
+            product_type=ProductType.TOPUP,
+            amount_qepik=1000,
+            currency="USD",
+            quote_id=quoted.id,
+        ),
         card=VISA,
         return_url="https://shop.test/back",
     )
@@ -305,13 +311,15 @@ def test_a_quote_must_match_and_be_live(
         orders.place_card_order(
             application.uow(),
             saga,
-            scope="integrator",
-            number=line.msisdn.e164,
-            product_type=ProductType.TOPUP,
-            quote_id=quoted.id,
+            orders.OrderRequest(
+                scope="integrator",
+                number=line.msisdn.e164,
+                product_type=ProductType.TOPUP,
+                quote_id=quoted.id,
+                **arguments,  # type: ignore[arg-type]
+            ),
             card=VISA,
             return_url="https://shop.test/back",
-            **arguments,  # type: ignore[arg-type]
         )
 
     assert refused.value.code == code

@@ -97,7 +97,15 @@ class OrderStatus:
 
 
 class PaymentMethod(StrEnum):
-    CARD = "card"
+    CARD = "card"  # card details sent with the order, to the card acquirer (3-D Secure when the bank asks)
+    GOOGLE_PAY = "googlepay"  # a Google Pay token, opened and authorised by the card acquirer
+    PAYPAL = "paypal"  # the customer approves at PayPal and comes back
+    WEBMONEY = "webmoney"  # the customer pays from a WebMoney purse; WebMoney notifies us, signed
+    GOLDENPAY = "goldenpay"  # the Azerbaijani card gateway's hosted card page
+
+    @property
+    def is_wallet(self) -> bool:
+        return self in (PaymentMethod.GOOGLE_PAY, PaymentMethod.PAYPAL, PaymentMethod.WEBMONEY)
 
 
 @dataclass(slots=True)

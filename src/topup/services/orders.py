@@ -1,58 +1,95 @@
-"""Orders paid by card: the saga authorise -> deliver through the ledger -> capture, and its recovery.
+"""Orders: placing one (by card, Google Pay, PayPal, WebMoney or GoldenPay), the customer's way back from the
+provider, provider notifications, cancelling, and finding orders. The saga that carries a paid order on to
+delivery and capture is `order_saga`.
 
-Rules that make it safe (DESIGN.md, DOMAIN.md):
-- No provider call inside a database transaction: record the intent, commit, call, record the outcome.
-- The order row is the saga's memory: its state and `delivered_transaction_id` say exactly what is left to do,
-  so a crash at any point is finished by `settle()` (called by the worker and by the 3-D Secure return).
-- An unanswered call leaves the order `unknown`; only the provider's own answer (`find`) moves it on.
-- The provider sees our order id as its idempotency key, so asking twice never pays twice; delivery happens
-  under the order's row lock and at most once (`delivered_transaction_id` is unique).
+Placing follows one pattern for every method: check everything we can (number, product, limits, currency,
+card digits) and record the order in one transaction; commit; only then call the provider; then record what
+it said, through the saga.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
 from topup.domain.calendar import BAKU, baku_date
 from topup.domain.cards import check_card, check_cvc
-from topup.domain.errors import DomainError, ErrorKind, InsufficientBalance, InvalidInput
+from topup.domain.errors import DomainError, ErrorKind, InvalidInput
 from topup.domain.fx import LockedRate
-from topup.domain.history import TransactionRecord
-from topup.domain.ledger import TransactionKind, check_posting, reversed_transfers
 from topup.domain.limits import Limits, check_limits
+from topup.domain.money import format_amount
 from topup.domain.numbers import parse_msisdn
 from topup.domain.orders import Order, OrderState, PaymentMethod
 from topup.domain.quotes import ProductType, Quote
-from topup.services import bundles, topups, webhooks
 from topup.services.lines import require_line
-from topup.services.payments import CardAcquirer, CardDetails, PaymentResult, PaymentStatus, ProviderUnavailable
-from topup.services.ports import Clock, Fingerprints, ReceiptCodes, UnitOfWork
+from topup.services.order_saga import (
+    CHALLENGE_TIMEOUT,
+    CHECK_DELAYS,
+    CREATED_GRACE,
+    OrderLimits,
+    OrderNotFound,
+    PaymentMethodUnavailable,
+    RefundNotPossible,
+    Saga,
+    apply_payment,
+    get_order,
+    locked,
+    record_no_answer,
+    refund,
+    save,
+    settle,
+    settle_due,
+)
+from topup.services.payments import (
+    CardDetails,
+    Checkout,
+    NotificationRejected,
+    PaymentForm,
+    PaymentRefused,
+    PaymentResult,
+    ProviderUnavailable,
+)
+from topup.services.ports import Clock, UnitOfWork
 from topup.services.quotes import price
 
-# When to ask a provider again about an unsettled order: 5 minutes, an hour, then daily (Kill Bill's janitor).
-CHECK_DELAYS = (timedelta(minutes=5), timedelta(hours=1), timedelta(days=1))
-# A freshly created order is left alone this long: its own request may still be talking to the provider.
-CREATED_GRACE = timedelta(minutes=2)
-# A customer who has not finished 3-D Secure by then has given up.
-CHALLENGE_TIMEOUT = timedelta(minutes=30)
-ORDER_CHANNEL = "order"
+__all__ = [
+    "CHALLENGE_TIMEOUT",
+    "CHECK_DELAYS",
+    "CREATED_GRACE",
+    "LIST_LIMIT_MAX",
+    "CurrencyNotSupported",
+    "OrderLimits",
+    "OrderNotCancellable",
+    "OrderNotFound",
+    "OrderRequest",
+    "PaymentMethodUnavailable",
+    "QuoteMismatch",
+    "RefundNotPossible",
+    "ReturnAddresses",
+    "Saga",
+    "cancel",
+    "cancel_at_return",
+    "get_order",
+    "list_orders",
+    "pay_with_google_pay",
+    "payment_form",
+    "place_card_order",
+    "place_google_pay_order",
+    "place_redirect_order",
+    "record_notification",
+    "refund",
+    "return_from_provider",
+    "settle",
+    "settle_due",
+]
+
 LIST_LIMIT_MAX = 200
-
-
-class OrderNotFound(DomainError):
-    code = "order_not_found"
-    kind = ErrorKind.NOT_FOUND
+REDIRECT_METHODS = (PaymentMethod.PAYPAL, PaymentMethod.WEBMONEY, PaymentMethod.GOLDENPAY, PaymentMethod.GOOGLE_PAY)
 
 
 class QuoteMismatch(DomainError):
     code = "quote_mismatch"
-
-
-class RefundNotPossible(DomainError):
-    code = "refund_not_possible"
-    kind = ErrorKind.CONFLICT
 
 
 class OrderNotCancellable(DomainError):
@@ -60,89 +97,64 @@ class OrderNotCancellable(DomainError):
     kind = ErrorKind.CONFLICT
 
 
+class CurrencyNotSupported(DomainError):
+    code = "currency_not_supported_by_method"
+
+
+class PaymentNotAccepted(DomainError):
+    """The provider refused the payment outright (an invalid Google Pay token, a reused order id)."""
+
+    code = "payment_not_accepted"
+    kind = ErrorKind.CONFLICT
+
+
 @dataclass(frozen=True, slots=True)
-class OrderLimits:
-    """Daily (Baku day) limits on paid orders, per number and per card; the cool-down between two orders for
-    one number is the operator's (catalogue `cooldown_seconds`)."""
+class OrderRequest:
+    """What the customer asks for, whatever the way of paying."""
 
-    number_count_max: int = 10
-    number_amount_max_qepik: int = 100_000
-    card_count_max: int = 20
-    card_amount_max_qepik: int = 200_000
+    scope: str
+    number: str
+    product_type: ProductType
+    amount_qepik: int | None = None
+    bundle_code: str | None = None
+    currency: str = "AZN"
+    quote_id: str | None = None
+    order_id: str | None = None  # lets the caller choose the id (for idempotency)
 
 
 @dataclass(frozen=True, slots=True)
-class Saga:
-    """What the saga works with besides the database, and its timings (settings can shorten them)."""
+class ReturnAddresses:
+    """Our own pages the customer's browser comes back to; each may contain "{order_id}"."""
 
-    clock: Clock
-    codes: ReceiptCodes
-    acquirer: CardAcquirer
-    fingerprints: Fingerprints
-    limits: OrderLimits = OrderLimits()
-    check_delays: tuple[timedelta, ...] = CHECK_DELAYS
-    created_grace: timedelta = CREATED_GRACE
-    challenge_timeout: timedelta = CHALLENGE_TIMEOUT
+    return_url: str  # after 3-D Secure, or after approving at a wallet or gateway
+    cancel_url: str = ""  # after giving up at a wallet
+    pay_url: str = ""  # our page that posts the provider's form (WebMoney), when a link is not enough
+    google_pay_url: str = ""  # where the Google Pay sheet posts its token
 
-    def check_delay(self, attempts: int) -> timedelta:
-        return self.check_delays[min(attempts, len(self.check_delays) - 1)]
+    def for_order(self, order_id: str) -> ReturnAddresses:
+        return ReturnAddresses(*(url.replace("{order_id}", order_id) for url in self._urls()))
+
+    def _urls(self) -> tuple[str, str, str, str]:
+        return (self.return_url, self.cancel_url, self.pay_url, self.google_pay_url)
 
 
 def place_card_order(
-    uow: UnitOfWork,
-    saga: Saga,
-    *,
-    scope: str,
-    number: str,
-    product_type: ProductType,
-    card: CardDetails,
-    return_url: str,
-    amount_qepik: int | None = None,
-    bundle_code: str | None = None,
-    currency: str = "AZN",
-    quote_id: str | None = None,
-    order_id: str | None = None,
+    uow: UnitOfWork, saga: Saga, request: OrderRequest, *, card: CardDetails, return_url: str
 ) -> Order:
-    """Record the order, ask the acquirer to authorise, and carry on as far as the answer allows.
-
-    `return_url` may contain "{order_id}"; `order_id` lets the caller choose the id (for idempotency)."""
-    msisdn = parse_msisdn(number)
+    """Record the order, ask the acquirer to authorise, and carry on as far as the answer allows."""
     now = saga.clock.now()
     pan, summary = check_card(card.number, card.expiry_month, card.expiry_year, today=baku_date(now))
     check_cvc(card.cvc, brand=summary.brand)
     card = CardDetails(pan, card.expiry_month, card.expiry_year, card.cvc)  # digits only, as acquirers expect
-    fingerprint = saga.fingerprints.card(pan)
-    with uow:
-        line = require_line(uow, msisdn, for_update=True)  # one order at a time per number: limits hold
-        terms = _terms(uow, saga.clock, quote_id, msisdn.e164, product_type, amount_qepik, bundle_code, currency)
-        _check_limits(uow, saga, terms, fingerprint, now=now)
-        if product_type is ProductType.TOPUP:  # refuse now what delivery would refuse later
-            catalogue = uow.catalogue.current()
-            line.plan_top_up(catalogue.operator(line.operator), terms.amount_qepik, today=baku_date(now), vat_bp=0)
-        order = Order(
-            id=order_id or uuid.uuid4().hex,
-            scope=scope,
-            msisdn=msisdn.e164,
-            operator=terms.operator,
-            product_type=terms.product_type.value,
-            amount_qepik=terms.amount_qepik,
-            bundle_code=terms.bundle_code,
-            vat_qepik=terms.vat_qepik,
-            fee_qepik=terms.fee_qepik,
-            currency=terms.currency,
-            rate_micros=terms.rate_micros,
-            charge_minor=terms.charge_minor,
-            payment_method=PaymentMethod.CARD,
-            created_at=now,
-            quote_id=quote_id,
-            card_brand=summary.brand,
-            card_last_four=summary.last_four,
-            card_fingerprint=fingerprint,
-            next_check_at=now + saga.created_grace,
-            updated_at=now,
-        )
-        uow.orders.add(order)
-        uow.commit()
+    order = _record(
+        uow,
+        saga,
+        request,
+        PaymentMethod.CARD,
+        fingerprint=saga.fingerprints.card(pan),
+        brand=summary.brand,
+        last_four=summary.last_four,
+    )
     try:
         result = saga.acquirer.authorise(
             reference=order.id,
@@ -152,75 +164,144 @@ def place_card_order(
             return_url=return_url.replace("{order_id}", order.id),
         )
     except ProviderUnavailable as error:
-        return _record_no_answer(uow, saga, order.id, step="authorise", unknown=error.outcome_unknown)
-    return _apply_payment(uow, saga, order.id, result)
+        return record_no_answer(uow, saga, order.id, step="authorise", unknown=error.outcome_unknown)
+    return apply_payment(uow, saga, order.id, result)
 
 
-def settle(uow: UnitOfWork, saga: Saga, *, order_id: str) -> Order:
-    """Bring an unsettled order as far as it can go now, asking the provider what happened where needed."""
-    order = get_order(uow, order_id=order_id)
-    if order.is_settled:
-        return order
-    if order.state is OrderState.PAID:
-        return _deliver_and_capture(uow, saga, order_id)
-    if order.state is OrderState.CREATED and saga.clock.now() < order.created_at + saga.created_grace:
-        return order  # its own request may still be talking to the provider
+def place_google_pay_order(uow: UnitOfWork, saga: Saga, request: OrderRequest, *, token: str, return_url: str) -> Order:
+    """An integrator that runs Google Pay's own button hands us the token with the order: authorise at once."""
+    order = _record(uow, saga, request, PaymentMethod.GOOGLE_PAY)
+    return _authorise_token(uow, saga, order, token=token, return_url=return_url.replace("{order_id}", order.id))
+
+
+def place_redirect_order(
+    uow: UnitOfWork,
+    saga: Saga,
+    request: OrderRequest,
+    *,
+    method: PaymentMethod,
+    addresses: ReturnAddresses,
+    language: str = "en",
+) -> Order:
+    """Record the order and start the payment at the wallet or gateway; the order then awaits the customer's
+    approval there (`next_action.redirect_url`)."""
+    if method not in REDIRECT_METHODS:
+        raise InvalidInput(f"{method.value} is not paid through a redirect.", field="payment.method")
+    provider = saga.provider(method)
+    order = _record(uow, saga, request, method, currencies=provider.currencies)
+    urls = addresses.for_order(order.id)
+    checkout = _checkout(order, urls, language)
     try:
-        result = saga.acquirer.find(reference=order_id)
-    except ProviderUnavailable:
-        return _schedule_next_check(uow, saga, order_id)
-    return _apply_payment(uow, saga, order_id, result)
+        result = provider.start(checkout)
+    except ProviderUnavailable as error:
+        return record_no_answer(uow, saga, order.id, step="start", unknown=error.outcome_unknown)
+    except PaymentRefused as refused:
+        return _refused(uow, saga, order.id, refused)
+    if result.form is not None:  # the customer's browser must post a form: our pay page serves it
+        with uow:
+            saved = locked(uow, order.id)
+            saved.redirect_url = urls.pay_url
+            save(uow, saga, saved)
+            uow.commit()
+    return apply_payment(uow, saga, order.id, result)
 
 
-def settle_due(uow: UnitOfWork, saga: Saga, *, limit: int = 50) -> int:
-    """The recovery job: settle up to `limit` orders whose next check is due. Returns how many it looked at."""
+def payment_form(
+    uow: UnitOfWork, saga: Saga, *, order_id: str, addresses: ReturnAddresses, language: str
+) -> PaymentForm:
+    """The form our pay page posts to the provider, for an order that awaits it (WebMoney). Starting again is
+    safe: such a provider makes no server call until the customer pays, and the form is the same each time."""
+    order = get_order(uow, order_id=order_id)
+    if order.state is not OrderState.AWAITING_PAYMENT:
+        raise OrderNotCancellable(
+            f"This order is {order.state.value}: there is nothing to pay.", state=order.state.value
+        )
+    result = saga.provider(order.payment_method).start(_checkout(order, addresses.for_order(order.id), language))
+    if result.form is None:
+        raise InvalidInput("This order is paid through a link, not a form.", field="order_id")
+    return result.form
+
+
+def pay_with_google_pay(uow: UnitOfWork, saga: Saga, *, order_id: str, token: str, return_url: str) -> Order:
+    """The Google Pay sheet handed the customer's browser a token for this order: authorise it."""
+    order = get_order(uow, order_id=order_id)
+    if order.payment_method is not PaymentMethod.GOOGLE_PAY:
+        raise InvalidInput("This order is not paid with Google Pay.", field="order_id")
+    if order.state is not OrderState.AWAITING_PAYMENT or order.provider_reference is not None:
+        return order  # already paid (a second press of the sheet's button), or given up
+    return _authorise_token(uow, saga, order, token=token, return_url=return_url.replace("{order_id}", order.id))
+
+
+def return_from_provider(uow: UnitOfWork, saga: Saga, *, method: PaymentMethod, provider_reference: str) -> Order:
+    """The customer is back from a gateway whose return names only its own reference (GoldenPay)."""
     with uow:
-        due = uow.orders.due_for_check(now=saga.clock.now(), limit=limit)
-    for order_id in due:
-        settle(uow, saga, order_id=order_id)
-    return len(due)
+        order = uow.orders.by_provider_reference(method, provider_reference)
+    if order is None:
+        raise OrderNotFound("No order was paid with this reference.", reference=provider_reference[:64])
+    return settle(uow, saga, order_id=order.id, returning=True)
+
+
+def record_notification(
+    uow: UnitOfWork,
+    saga: Saga,
+    *,
+    method: PaymentMethod,
+    result: PaymentResult,
+    amount_minor: int,
+    currency: str,
+    checking_only: bool = False,
+) -> Order:
+    """A provider's signed server-to-server notification (WebMoney), already checked for its signature.
+
+    It must name an order of ours, for exactly its amount and currency. `checking_only` is the provider's
+    question before the payer pays (WebMoney's pre-request): may this payment go ahead? A repeated
+    notification changes nothing: the order has already moved on."""
+    with uow:
+        order = uow.orders.by_provider_reference(method, result.provider_reference or "")
+    if order is None:
+        raise NotificationRejected("No order awaits this payment.", code="unknown_order")
+    if (amount_minor, currency) != (order.charge_minor, order.currency):
+        raise NotificationRejected("The amount or currency differs from the order's.", code="wrong_amount")
+    if checking_only:
+        if order.state is not OrderState.AWAITING_PAYMENT:
+            raise NotificationRejected(f"The order is {order.state.value}.", code="order_not_payable")
+        return order
+    return apply_payment(uow, saga, order.id, result)
 
 
 def cancel(uow: UnitOfWork, saga: Saga, *, order_id: str, scope: str | None) -> Order:
+    """The customer gives up before paying. If a provider took the money all the same (a payment finished in
+    another tab), the check scheduled here finds it and gives it back."""
     with uow:
-        order = _locked(uow, order_id, scope=scope)
+        order = locked(uow, order_id, scope=scope)
         if order.state not in (OrderState.CREATED, OrderState.AWAITING_PAYMENT):
             raise OrderNotCancellable(
                 f"An order that is {order.state.value} cannot be cancelled.", state=order.state.value
             )
-        order.move(OrderState.CANCELLED, reason="cancelled by the customer", at=saga.clock.now())
-        order.next_check_at = None
-        _save(uow, saga, order)
+        now = saga.clock.now()
+        order.move(OrderState.CANCELLED, reason="cancelled by the customer", at=now)
+        order.next_check_at = now + saga.created_grace
+        save(uow, saga, order)
         uow.commit()
     return order
 
 
-def refund(uow: UnitOfWork, saga: Saga, *, order_id: str) -> Order:
-    """Staff: give a fulfilled order's money back. The delivery is first taken back out of the ledger (refused
-    if the line has already used it), then the acquirer refunds; a lost answer is settled by the worker.
-    The line's usage period is not shortened: the days already granted stay (the operator's rule for
-    reversals is not public; this is the customer-friendly reading)."""
+def cancel_at_return(uow: UnitOfWork, saga: Saga, *, order_id: str) -> Order:
+    """The customer came back through the provider's cancel (or fail) link. The provider is asked first: only
+    an order it has not been paid for is cancelled."""
+    order = settle(uow, saga, order_id=order_id, returning=True)
+    if order.state is not OrderState.AWAITING_PAYMENT:
+        return order
     with uow:
-        order = _locked(uow, order_id)
-        if order.state is OrderState.REFUNDED:
-            return order
-        if order.state is not OrderState.FULFILLED or order.delivered_transaction_id is None:
-            raise RefundNotPossible(
-                f"Only a fulfilled order can be refunded; this one is {order.state.value}.", state=order.state.value
-            )
-        if order.reversal_transaction_id is None:
-            order.reversal_transaction_id = _reverse_delivery(uow, saga, order, order.delivered_transaction_id).id
-            _save(uow, saga, order)
+        order = locked(uow, order_id)
+        if order.state is OrderState.AWAITING_PAYMENT:
+            now = saga.clock.now()
+            order.failure_code = "payment_cancelled"
+            order.failure_message = "The payment was cancelled at the provider; nothing was charged."
+            order.move(OrderState.CANCELLED, reason="cancelled at the payment provider", at=now)
+            order.next_check_at = now + saga.created_grace
+            save(uow, saga, order)
         uow.commit()
-    return _refund_payment(uow, saga, order_id)
-
-
-def get_order(uow: UnitOfWork, *, order_id: str, scope: str | None = None) -> Order:
-    """`scope` None is staff (every order); otherwise only the caller's own orders exist for them."""
-    with uow:
-        order = uow.orders.get(order_id) if order_id.isalnum() else None
-    if order is None or (scope is not None and order.scope != scope):
-        raise OrderNotFound("There is no order with this id.", order_id=order_id[:64])
     return order
 
 
@@ -250,7 +331,112 @@ def list_orders(
         )
 
 
-def _check_limits(uow: UnitOfWork, saga: Saga, terms: Quote, fingerprint: str, *, now: datetime) -> None:
+def _record(
+    uow: UnitOfWork,
+    saga: Saga,
+    request: OrderRequest,
+    method: PaymentMethod,
+    *,
+    currencies: frozenset[str] | None = None,
+    fingerprint: str | None = None,
+    brand: str | None = None,
+    last_four: str | None = None,
+) -> Order:
+    """Check the order against the line, the catalogue, the quote and the limits; record it; commit."""
+    msisdn = parse_msisdn(request.number)
+    now = saga.clock.now()
+    if currencies is not None and request.currency not in currencies:
+        raise CurrencyNotSupported(
+            f"{method.value} cannot charge in {request.currency}; it charges in {', '.join(sorted(currencies))}.",
+            currency=request.currency,
+            supported=sorted(currencies),
+        )
+    with uow:
+        line = require_line(uow, msisdn, for_update=True)  # one order at a time per number: limits hold
+        terms = _terms(uow, saga.clock, request, msisdn.e164)
+        _check_limits(uow, saga, terms, fingerprint, now=now)
+        if request.product_type is ProductType.TOPUP:  # refuse now what delivery would refuse later
+            catalogue = uow.catalogue.current()
+            line.plan_top_up(catalogue.operator(line.operator), terms.amount_qepik, today=baku_date(now), vat_bp=0)
+        order = Order(
+            id=request.order_id or uuid.uuid4().hex,
+            scope=request.scope,
+            msisdn=msisdn.e164,
+            operator=terms.operator,
+            product_type=terms.product_type.value,
+            amount_qepik=terms.amount_qepik,
+            bundle_code=terms.bundle_code,
+            vat_qepik=terms.vat_qepik,
+            fee_qepik=terms.fee_qepik,
+            currency=terms.currency,
+            rate_micros=terms.rate_micros,
+            charge_minor=terms.charge_minor,
+            payment_method=method,
+            created_at=now,
+            quote_id=request.quote_id,
+            card_brand=brand,
+            card_last_four=last_four,
+            card_fingerprint=fingerprint,
+            next_check_at=now + saga.created_grace,
+            updated_at=now,
+        )
+        uow.orders.add(order)
+        uow.commit()
+    return order
+
+
+def _authorise_token(uow: UnitOfWork, saga: Saga, order: Order, *, token: str, return_url: str) -> Order:
+    try:
+        result = saga.acquirer.authorise_token(
+            reference=order.id,
+            amount_minor=order.charge_minor,
+            currency=order.currency,
+            token=token,
+            return_url=return_url,
+        )
+    except ProviderUnavailable as error:
+        return record_no_answer(uow, saga, order.id, step="authorise", unknown=error.outcome_unknown)
+    except PaymentRefused as refused:
+        return _refused(uow, saga, order.id, refused)
+    return apply_payment(uow, saga, order.id, result)
+
+
+def _refused(uow: UnitOfWork, saga: Saga, order_id: str, refused: PaymentRefused) -> Order:
+    """The provider would not even start this payment: nothing was charged; the order fails with its reason."""
+    with uow:
+        order = locked(uow, order_id)
+        if not order.is_settled:
+            order.fail(
+                code=refused.code,
+                message=f"The payment provider refused the payment ({refused.code}).",
+                at=saga.clock.now(),
+            )
+            order.next_check_at = None
+            save(uow, saga, order)
+        uow.commit()
+    return order
+
+
+def _checkout(order: Order, urls: ReturnAddresses, language: str) -> Checkout:
+    product = (
+        f"Top-up {format_amount(order.amount_qepik)} AZN"
+        if order.product_type == ProductType.TOPUP.value
+        else f"Bundle {order.bundle_code}"
+    )
+    return Checkout(
+        reference=order.id,
+        amount_minor=order.charge_minor,
+        currency=order.currency,
+        description=f"{product} for {order.msisdn}",
+        return_url=urls.google_pay_url if order.payment_method is PaymentMethod.GOOGLE_PAY else urls.return_url,
+        cancel_url=urls.cancel_url,
+        language=language,
+    )
+
+
+def _check_limits(uow: UnitOfWork, saga: Saga, terms: Quote, fingerprint: str | None, *, now: datetime) -> None:
+    """Per number always; per card where we know the card (card orders). A wallet's or gateway's payer is
+    unknown to us until after they paid, and those providers keep their own limits per account."""
     day_start = datetime.combine(baku_date(now), time(0), tzinfo=BAKU)
     operator = uow.catalogue.current().operator(terms.operator)
     limits = saga.limits
@@ -261,41 +447,36 @@ def _check_limits(uow: UnitOfWork, saga: Saga, terms: Quote, fingerprint: str, *
         now=now,
         subject="number",
     )
-    check_limits(
-        Limits(limits.card_count_max, limits.card_amount_max_qepik),
-        uow.orders.usage(msisdn=None, card_fingerprint=fingerprint, since=day_start),
-        terms.amount_qepik,
-        now=now,
-        subject="card",
-    )
+    if fingerprint is not None:
+        check_limits(
+            Limits(limits.card_count_max, limits.card_amount_max_qepik),
+            uow.orders.usage(msisdn=None, card_fingerprint=fingerprint, since=day_start),
+            terms.amount_qepik,
+            now=now,
+            subject="card",
+        )
 
 
-def _terms(
-    uow: UnitOfWork,
-    clock: Clock,
-    quote_id: str | None,
-    msisdn: str,
-    product_type: ProductType,
-    amount_qepik: int | None,
-    bundle_code: str | None,
-    currency: str,
-) -> Quote:
+def _terms(uow: UnitOfWork, clock: Clock, request: OrderRequest, msisdn: str) -> Quote:
     """The quote the order pays: the one named (checked against the order), or a fresh one."""
-    if quote_id is None:
+    product_type, currency = request.product_type, request.currency
+    if request.quote_id is None:
         return price(
             uow,
             clock,
             number=msisdn,
             product_type=product_type,
-            amount_qepik=amount_qepik,
-            bundle_code=bundle_code,
+            amount_qepik=request.amount_qepik,
+            bundle_code=request.bundle_code,
             currency=currency,
         )
+    quote_id = request.quote_id
     quoted = uow.quotes.get(quote_id) if quote_id.isalnum() else None
     if quoted is None:
         raise QuoteMismatch("There is no quote with this id.", quote_id=quote_id[:64])
     LockedRate(quoted.currency, quoted.rate_micros or 0, quoted.expires_at).ensure_live(clock.now())
-    asked = (msisdn, product_type, currency, amount_qepik if product_type is ProductType.TOPUP else bundle_code)
+    product = request.amount_qepik if product_type is ProductType.TOPUP else request.bundle_code
+    asked = (msisdn, product_type, currency, product)
     quoted_terms = (
         quoted.msisdn,
         quoted.product_type,
@@ -305,226 +486,3 @@ def _terms(
     if asked != quoted_terms:
         raise QuoteMismatch("This quote was made for another number, product or currency.", quote_id=quote_id)
     return quoted
-
-
-def _save(uow: UnitOfWork, saga: Saga, order: Order) -> None:
-    """Save the order and queue the webhook events its new transitions trigger, in the same transaction."""
-    new = uow.orders.save(order)
-    if new:
-        webhooks.queue_order_events(uow, order, new, now=saga.clock.now())
-
-
-def _locked(uow: UnitOfWork, order_id: str, *, scope: str | None = None) -> Order:
-    order = uow.orders.get(order_id, for_update=True) if order_id.isalnum() else None
-    if order is None or (scope is not None and order.scope != scope):
-        raise OrderNotFound("There is no order with this id.", order_id=order_id[:64])
-    return order
-
-
-def _reverse_delivery(uow: UnitOfWork, saga: Saga, order: Order, delivered_id: str) -> TransactionRecord:
-    delivered = uow.transactions.get(delivered_id)
-    if delivered is None:
-        raise RefundNotPossible("This order's delivery is not in the ledger.", transaction_id=delivered_id)
-    line = require_line(uow, parse_msisdn(order.msisdn), for_update=True)
-    transfers = reversed_transfers(uow.ledger.transfers_of(delivered_id))
-    touched = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}
-    states = uow.ledger.states(sorted(touched | {line.main_account_id}))
-    try:
-        balances = check_posting(transfers, states)
-    except InsufficientBalance:
-        raise RefundNotPossible(
-            "The line has already used what this order delivered, so it cannot be taken back.",
-            transaction_id=delivered_id,
-        ) from None
-    now = saga.clock.now()
-    transaction_id = uuid.uuid4().hex
-    record = TransactionRecord(
-        id=transaction_id,
-        msisdn=order.msisdn,
-        operator=delivered.operator,
-        kind=TransactionKind.REVERSAL,
-        channel=ORDER_CHANNEL,
-        amount_qepik=delivered.amount_qepik,
-        vat_qepik=delivered.vat_qepik,
-        balance_after_qepik=balances.get(line.main_account_id, states[line.main_account_id].balance),
-        valid_until=line.valid_until,
-        created_at=now,
-        verification_code=saga.codes.code_for(transaction_id),
-        bundle_code=delivered.bundle_code,
-    )
-    uow.ledger.post(record, transfers)
-    return record
-
-
-def _refund_payment(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
-    order = get_order(uow, order_id=order_id)
-    try:
-        result = saga.acquirer.refund(
-            provider_reference=order.provider_reference or "", amount_minor=order.charge_minor
-        )
-    except ProviderUnavailable:
-        return _record_no_answer(uow, saga, order_id, step="refund", unknown=True)
-    with uow:
-        order = _locked(uow, order_id)
-        if result.status is PaymentStatus.REFUNDED and order.state in (OrderState.FULFILLED, OrderState.UNKNOWN):
-            order.move(OrderState.REFUNDED, reason="refunded by staff", at=saga.clock.now())
-            order.next_check_at = None
-            _save(uow, saga, order)
-        uow.commit()
-    return order
-
-
-def _record_no_answer(uow: UnitOfWork, saga: Saga, order_id: str, *, step: str, unknown: bool) -> Order:
-    with uow:
-        order = _locked(uow, order_id)
-        now = saga.clock.now()
-        if order.state is OrderState.CREATED and not unknown:
-            order.fail(code="provider_unavailable", message=f"The card acquirer did not answer ({step}).", at=now)
-            order.next_check_at = None
-        elif order.state is not OrderState.UNKNOWN and (not order.is_settled or step == "refund"):
-            order.move(OrderState.UNKNOWN, reason=f"{step}: no answer from the card acquirer", at=now)
-            order.next_check_at = now + saga.check_delay(order.check_attempts)
-        _save(uow, saga, order)
-        uow.commit()
-    return order
-
-
-def _schedule_next_check(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
-    with uow:
-        order = _locked(uow, order_id)
-        order.check_attempts += 1
-        order.next_check_at = saga.clock.now() + saga.check_delay(order.check_attempts)
-        _save(uow, saga, order)
-        uow.commit()
-    return order
-
-
-def _apply_payment(uow: UnitOfWork, saga: Saga, order_id: str, result: PaymentResult) -> Order:
-    """Move the order to where the provider's answer puts it; then deliver and capture if it is paid."""
-    with uow:
-        order = _locked(uow, order_id)
-        if order.is_settled:
-            return order
-        order.provider_reference = result.provider_reference or order.provider_reference
-        _follow(order, result, saga, now=saga.clock.now())
-        _save(uow, saga, order)
-        uow.commit()
-    if order.reversal_transaction_id is not None and order.state is OrderState.UNKNOWN:
-        return _refund_payment(uow, saga, order_id)  # a refund whose answer was lost: ask again (idempotent)
-    if order.failure_code is not None and order.state not in (OrderState.FAILED, OrderState.CANCELLED):
-        return _release_hold(uow, saga, order_id)
-    if order.state is OrderState.PAID:
-        return _deliver_and_capture(uow, saga, order_id)
-    return order
-
-
-def _follow(order: Order, result: PaymentResult, saga: Saga, *, now: datetime) -> None:
-    status = result.status
-    if order.reversal_transaction_id is not None:  # a refund is under way
-        if status is PaymentStatus.REFUNDED:
-            order.move(OrderState.REFUNDED, reason="refunded by staff", at=now)
-            order.next_check_at = None
-        else:
-            order.next_check_at = now + saga.check_delay(order.check_attempts)
-        return
-    if status is PaymentStatus.REQUIRES_ACTION:
-        if now >= order.created_at + saga.challenge_timeout:
-            order.move(OrderState.CANCELLED, reason="3-D Secure not completed in time", at=now)
-            order.next_check_at = None
-            return
-        if order.state is not OrderState.AWAITING_PAYMENT:
-            order.move(OrderState.AWAITING_PAYMENT, reason="3-D Secure challenge", at=now)
-        order.redirect_url = result.redirect_url or order.redirect_url
-        order.next_check_at = order.created_at + saga.challenge_timeout
-        return
-    if status in (PaymentStatus.AUTHORISED, PaymentStatus.CAPTURED):
-        # A failed delivery keeps its state: the hold is released next, outside the transaction.
-        if order.failure_code is None and order.state is not OrderState.PAID:
-            order.move(OrderState.PAID, reason=f"payment {status.value}", at=now)
-        order.next_check_at = now + saga.check_delay(order.check_attempts)
-        return
-    order.next_check_at = None
-    if status is PaymentStatus.NOT_FOUND:
-        order.fail(code="payment_not_received", message="The card acquirer never received this payment.", at=now)
-    elif status is PaymentStatus.VOIDED and order.failure_code is not None:
-        order.move(OrderState.FAILED, reason=f"hold released after {order.failure_code}", at=now)
-    elif status is PaymentStatus.REFUNDED:
-        order.move(OrderState.REFUNDED, reason="refunded at the card acquirer", at=now)
-    else:  # declined, cancelled at the provider, voided without our asking
-        order.fail(
-            code=result.decline_code or status.value, message=result.message or "The payment was not accepted.", at=now
-        )
-
-
-def _deliver(uow: UnitOfWork, saga: Saga, order: Order) -> TransactionRecord:
-    if order.product_type == ProductType.TOPUP.value:
-        return topups.top_up(
-            uow, saga.clock, saga.codes, number=order.msisdn, amount_qepik=order.amount_qepik, channel=ORDER_CHANNEL
-        )
-    return bundles.buy_bundle(
-        uow,
-        saga.clock,
-        saga.codes,
-        number=order.msisdn,
-        bundle_code=order.bundle_code or "",
-        channel=ORDER_CHANNEL,
-        paid_through_channel=True,
-    )
-
-
-def _deliver_and_capture(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
-    failure: DomainError | None = None
-    try:
-        with uow:
-            order = _locked(uow, order_id)
-            if order.state is not OrderState.PAID:
-                return order
-            if order.delivered_transaction_id is None:
-                order.delivered_transaction_id = _deliver(uow, saga, order).id
-                order.updated_at = saga.clock.now()
-                _save(uow, saga, order)
-            uow.commit()
-    except DomainError as error:  # the line cannot take it (barred, closed, ...): nothing was delivered
-        failure = error
-    if failure is not None:
-        with uow:
-            order = _locked(uow, order_id)
-            order.failure_code, order.failure_message = failure.code, failure.message[:200]
-            _save(uow, saga, order)
-            uow.commit()
-        return _release_hold(uow, saga, order_id)
-    try:
-        result = saga.acquirer.capture(
-            provider_reference=order.provider_reference or "", amount_minor=order.charge_minor
-        )
-    except ProviderUnavailable as error:
-        if error.outcome_unknown:
-            return _record_no_answer(uow, saga, order_id, step="capture", unknown=True)
-        return _schedule_next_check(uow, saga, order_id)
-    with uow:
-        order = _locked(uow, order_id)
-        if result.status is PaymentStatus.CAPTURED and order.state in (OrderState.PAID, OrderState.UNKNOWN):
-            order.move(OrderState.FULFILLED, reason="delivered and captured", at=saga.clock.now())
-            order.next_check_at = None
-            _save(uow, saga, order)
-        uow.commit()
-    return order
-
-
-def _release_hold(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
-    """Delivery failed: void the authorisation, then fail the order with the delivery's reason."""
-    order = get_order(uow, order_id=order_id)
-    try:
-        result = saga.acquirer.void(provider_reference=order.provider_reference or "")
-    except ProviderUnavailable as error:
-        return _record_no_answer(uow, saga, order_id, step="void", unknown=error.outcome_unknown)
-    with uow:
-        order = _locked(uow, order_id)
-        if result.status is PaymentStatus.VOIDED and not order.is_settled:
-            order.move(
-                OrderState.FAILED, reason=f"not delivered ({order.failure_code}); hold released", at=saga.clock.now()
-            )
-            order.next_check_at = None
-            _save(uow, saga, order)
-        uow.commit()
-    return order

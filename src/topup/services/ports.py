@@ -13,7 +13,7 @@ from topup.domain.ledger import AccountKind, AccountState, Bucket, Transfer, Uni
 from topup.domain.limits import Usage
 from topup.domain.lines import Line
 from topup.domain.numbers import Msisdn
-from topup.domain.orders import Order, Transition
+from topup.domain.orders import Order, PaymentMethod, Transition
 from topup.domain.quotes import Quote
 
 if TYPE_CHECKING:  # the webhook service defines its records; importing them at run time would be circular
@@ -127,6 +127,10 @@ class OrderRepository(Protocol):
     def get(self, order_id: str, *, for_update: bool = False) -> Order | None: ...
 
     def by_delivered_transaction(self, transaction_id: str) -> Order | None: ...
+
+    def by_provider_reference(self, payment_method: PaymentMethod, provider_reference: str) -> Order | None:
+        """The (newest) order a provider knows by this reference."""
+        ...
 
     def save(self, order: Order) -> Sequence[Transition]:
         """Write the order's changed fields and its new transitions; returns those transitions."""

@@ -1,6 +1,6 @@
-"""Reconciliation: for one Baku day, what the acquirer captured against what the ledger delivered.
+"""Reconciliation: for one Baku day, what the payment providers captured against what the ledger delivered.
 
-Every order of the day is checked against the acquirer's own record (its answer to `find`), not against
+Every order of the day is checked against its provider's own record (its answer to `find`), not against
 ours: a mismatch is exactly what our records alone could not show. Expected, order by order:
 fulfilled -> captured the charge, delivered the value; failed or cancelled -> nothing captured, nothing
 delivered; refunded -> everything captured was refunded. Anything else is listed with its order id.
@@ -14,8 +14,8 @@ from datetime import date, datetime, time, timedelta
 
 from topup.domain.calendar import BAKU
 from topup.domain.orders import Order, OrderState
-from topup.services.orders import Saga
-from topup.services.payments import PaymentResult, ProviderUnavailable
+from topup.services.order_saga import PaymentMethodUnavailable, Saga
+from topup.services.payments import PaymentRefused, PaymentResult, ProviderUnavailable
 from topup.services.ports import UnitOfWork
 
 ORDERS_PER_DAY_MAX = 100_000
@@ -62,9 +62,11 @@ def reconcile(uow: UnitOfWork, saga: Saga, *, day: date) -> Reconciliation:
     report = Reconciliation(day=day, orders=len(found))
     for order in found:
         try:
-            payment = saga.acquirer.find(reference=order.id)
-        except ProviderUnavailable:
-            report.mismatches.append(Mismatch(order.id, order.state.value, "the acquirer could not be asked"))
+            mover = saga.mover(order.payment_method)
+            payment = mover.find(reference=order.id, provider_reference=order.provider_reference)
+        except (ProviderUnavailable, PaymentRefused, PaymentMethodUnavailable):
+            unasked = f"the payment provider ({order.payment_method.value}) could not be asked"
+            report.mismatches.append(Mismatch(order.id, order.state.value, unasked))
             continue
         delivered_qepik = delivered.get(order.id, 0)
         report.captured_minor[order.currency] += payment.captured_minor

@@ -11,7 +11,7 @@ from sqlalchemy import Row, func, insert, select, update
 from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.tables import order_transitions, orders
 from topup.domain.limits import Usage
-from topup.domain.orders import FINAL_STATES, Order, OrderState, OrderStatus, PaymentMethod, Transition
+from topup.domain.orders import Order, OrderState, OrderStatus, PaymentMethod, Transition
 
 _BATCH = 500  # order ids per query when reading histories (well under SQLite's limit on bound parameters)
 _MUTABLE = (
@@ -55,6 +55,16 @@ class SqlOrderRepository:
         found = self._load(rows)
         return found[0] if found else None
 
+    def by_provider_reference(self, payment_method: PaymentMethod, provider_reference: str) -> Order | None:
+        rows = self._handle.connection.execute(
+            select(orders)
+            .where(orders.c.payment_method == payment_method.value, orders.c.provider_reference == provider_reference)
+            .order_by(orders.c.created_at.desc())
+            .limit(1)
+        ).all()
+        found = self._load(rows)
+        return found[0] if found else None
+
     def _load(self, rows: Sequence[Row[Any]]) -> list[Order]:
         """Orders from their rows, with every order's history read in batches (not one query per order)."""
         histories: dict[str, list[Transition]] = {row.id: [] for row in rows}
@@ -84,14 +94,10 @@ class SqlOrderRepository:
         return self._write_new_transitions(order)
 
     def due_for_check(self, *, now: datetime, limit: int) -> list[str]:
-        """Ids of unsettled orders whose next check is due, oldest first. On PostgreSQL, rows another worker
-        is settling right now are skipped rather than waited for."""
-        query = (
-            select(orders.c.id)
-            .where(orders.c.next_check_at <= now, orders.c.state.not_in([s.value for s in FINAL_STATES]))
-            .order_by(orders.c.next_check_at)
-            .limit(limit)
-        )
+        """Ids of orders whose next check is due, oldest first: unsettled ones, and settled ones where money may
+        still have to be given back. On PostgreSQL, rows another worker is settling right now are skipped
+        rather than waited for."""
+        query = select(orders.c.id).where(orders.c.next_check_at <= now).order_by(orders.c.next_check_at).limit(limit)
         if self._handle.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return [row.id for row in self._handle.connection.execute(query)]

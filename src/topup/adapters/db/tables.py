@@ -249,6 +249,8 @@ orders = Table(
     Index("ix_orders_msisdn_created_at", "msisdn", "created_at"),
     Index("ix_orders_next_check_at", "next_check_at"),
     Index("ix_orders_card_fingerprint_created_at", "card_fingerprint", "created_at"),
+    # How a provider's notification or return (which carry only its own reference) finds its order.
+    Index("ix_orders_payment_method_provider_reference", "payment_method", "provider_reference"),
 )
 
 order_transitions = Table(

@@ -6,8 +6,9 @@ Errors say what a retry can do:
 - `ProviderUnavailable(outcome_unknown=True)`: the request may have taken effect (a timeout or dropped
   connection after sending, a 5xx, a body we cannot read). Only `find` can tell; never guess.
 - `PaymentRefused`: the acquirer understood and said no (capture of a declined payment, refund above what
-  was captured, an order id reused with other details). Repeating the same request cannot help.
-Nothing here logs, or puts in a message, the card number or security code.
+  was captured, an order id reused with other details, a Google Pay token it will not open: `invalid_token`).
+  Repeating the same request cannot help.
+Nothing here logs, or puts in a message, the card number, the security code or a Google Pay token.
 """
 
 from __future__ import annotations
@@ -87,11 +88,22 @@ class HttpCardAcquirer:
             },
             "return_url": return_url,
         }
-        response = self._send("POST", "/payments", json=body, headers={"Idempotency-Key": reference})
-        code = _error_code(response)
-        if response.status_code == 409 and code != "unknown":
-            raise PaymentRefused(f"The card acquirer refused payment {reference!r}: {code}.", code=code)
-        return _result(response, reference=reference)
+        return self._authorise(reference, body)
+
+    def authorise_token(
+        self, *, reference: str, amount_minor: int, currency: str, token: str, return_url: str
+    ) -> PaymentResult:
+        """A Google Pay payment: the token goes to the acquirer untouched (it alone can open it). A token it
+        will not open (bad signature, expired, sealed for another gateway) is the acquirer refusing our input:
+        `PaymentRefused(code="invalid_token")`, its reason in the message; the payer must pay again."""
+        body = {
+            "reference": reference,
+            "amount": amount_minor,
+            "currency": currency,
+            "google_pay": {"token": token},
+            "return_url": return_url,
+        }
+        return self._authorise(reference, body)
 
     def find(self, *, reference: str, provider_reference: str | None = None) -> PaymentResult:
         response = self._send("GET", "/payments", params={"reference": reference})
@@ -119,6 +131,16 @@ class HttpCardAcquirer:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.close()
+
+    def _authorise(self, reference: str, body: dict[str, object]) -> PaymentResult:
+        response = self._send("POST", "/payments", json=body, headers={"Idempotency-Key": reference})
+        code = _error_code(response)
+        if response.status_code == 409 and code != "unknown":
+            raise PaymentRefused(f"The card acquirer refused payment {reference!r}: {code}.", code=code)
+        if response.status_code == 422 and code == "invalid_token":
+            message = f"The card acquirer refused the Google Pay token of {reference!r}: {_error_reason(response)}."
+            raise PaymentRefused(message, code=code)
+        return _result(response, reference=reference)
 
     def _move(self, provider_reference: str, action: str, body: dict[str, int] | None) -> PaymentResult:
         path = f"/payments/{quote(provider_reference, safe='')}/{action}"
@@ -184,8 +206,17 @@ def _result(response: httpx.Response, *, reference: str | None = None, payment_i
 
 def _error_code(response: httpx.Response) -> str:
     """The acquirer's error code, if it sent a sane one; never any other part of its answer."""
+    return _error_field(response, "code")
+
+
+def _error_reason(response: httpx.Response) -> str:
+    """Why the acquirer refused a token (mac, expired, ...), if it sent a sane reason."""
+    return _error_field(response, "reason")
+
+
+def _error_field(response: httpx.Response, name: str) -> str:
     try:
-        code = response.json()["error"]["code"]
+        value = response.json()["error"][name]
     except (ValueError, KeyError, TypeError):
         return "unknown"
-    return code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else "unknown"
+    return value if isinstance(value, str) and _ERROR_CODE.fullmatch(value) else "unknown"

@@ -4,6 +4,18 @@ It speaks the HTTP protocol `HttpCardAcquirer` expects, keeps its payments in it
 behaves according to the magic cards in `sandbox_cards`. The 3-D Secure challenge is a real page in the
 customer's browser. Card numbers are checked and forgotten: only brand and last four digits are stored.
 
+Google Pay (PROTOCOLS.md section 4): `POST /payments` takes exactly one of `card` and `google_pay: {token}`. The
+token is opened with the sandbox's own Google Pay keys (`google_pay_token.SandboxGooglePayKeys`, the same ones
+the sandbox payment sheet seals with), then:
+- CRYPTOGRAM_3DS (a device token): authorised without a challenge, as the device authenticated the payer;
+  the magic cards' declines (and the lost response) still apply to its number.
+- PAN_ONLY (a card on file): exactly like that card number, 3-D Secure challenge card included.
+- A token that cannot be opened, expired ones included, is refused with 422
+  {"error": {"code": "invalid_token", "reason": ...}} and no payment is recorded (assumption: a real gateway
+  answers an expired token as bad input rather than a decline; either way the payer must pay again). A repeat
+  of a request already recorded (same Idempotency-Key, same token) gets its payment even after the token
+  expired: the repeat is answered before the token is looked at.
+
 Its handlers are `async def` although they do (quick) SQLite work: the sandbox is usually mounted in the same
 server as the API, whose request threads wait on it over HTTP; were its handlers to need the same thread pool,
 a burst of orders would take every thread and the sandbox could never answer.
@@ -17,17 +29,25 @@ import json
 import secrets
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.types import Receive, Scope, Send
 
 from topup.adapters.clock import SystemClock
 from topup.adapters.payments import sandbox_pages
+from topup.adapters.payments.google_pay_token import (
+    SANDBOX_GATEWAY_ID,
+    TOKEN_LENGTH_MAX,
+    GooglePayTokenOpener,
+    SandboxGooglePayKeys,
+    TokenInvalid,
+    token_fingerprint,
+)
 from topup.adapters.payments.sandbox_cards import (
     AUTHENTICATION_CANCELLED,
     AUTHENTICATION_FAILED,
@@ -38,11 +58,12 @@ from topup.adapters.payments.sandbox_cards import (
     behaviour_of,
 )
 from topup.adapters.payments.sandbox_store import IdempotencyConflict, SandboxStore, State, StoredPayment
-from topup.domain.cards import CardInvalid, check_card, check_cvc
+from topup.domain.cards import CardInvalid, CardSummary, check_card, check_cvc
 from topup.services.ports import Clock
 
 AMOUNT_MAX_MINOR = 100_000_000
 FORM_SIZE_MAX_BYTES = 1024
+GOOGLE_PAY_KEYS_DIRNAME = "google-pay-keys"
 _NO_EXPIRY_CHECK = date(2000, 1, 1)  # check_card refuses years before 2000, so no card is expired on this day
 _CONNECTION = "topup.sandbox.connection"
 _T = TypeVar("_T")
@@ -63,13 +84,25 @@ class _CardIn(BaseModel):
     cvc: str = Field(max_length=8)
 
 
+class _GooglePayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=1, max_length=TOKEN_LENGTH_MAX)
+
+
 class _NewPayment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reference: str = Field(min_length=1, max_length=128)
     amount: int = Field(strict=True, gt=0, le=AMOUNT_MAX_MINOR)
     currency: Literal["AZN", "USD", "EUR", "RUB", "TRY", "CNY"]
-    card: _CardIn
+    card: _CardIn | None = None
+    google_pay: _GooglePayIn | None = None
     return_url: str = Field(max_length=2048)
+
+    @model_validator(mode="after")
+    def _one_way_to_pay(self) -> Self:
+        if (self.card is None) == (self.google_pay is None):
+            raise ValueError("exactly one of card and google_pay")
+        return self
 
     @field_validator("return_url")
     @classmethod
@@ -114,11 +147,22 @@ class _SandboxApp(FastAPI):
 
 
 class _Sandbox:
-    def __init__(self, store: SandboxStore, *, secret: str, public_base_url: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: SandboxStore,
+        *,
+        secret: str,
+        public_base_url: str,
+        clock: Clock,
+        google_pay: GooglePayTokenOpener,
+        google_pay_merchant_id: str | None,
+    ) -> None:
         self._store = store
         self._secret = secret.encode()
         self._base_url = public_base_url.rstrip("/")
         self._clock = clock
+        self._google_pay = google_pay
+        self._google_pay_merchant_id = google_pay_merchant_id
 
     async def authenticate(self, authorization: Annotated[str | None, Header()] = None) -> None:
         if not self.is_authorised(authorization):
@@ -133,7 +177,19 @@ class _Sandbox:
         request: _NewPayment,
         idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=255)],
     ) -> Response:
-        brand, last_four, behaviour = self._examine(request.card)
+        if request.google_pay is None:
+            assert request.card is not None  # the model takes exactly one of them
+            brand, last_four, behaviour = self._examine(request.card)
+            request_hash = _request_hash(request, request.card, brand=brand, last_four=last_four)
+        else:
+            request_hash = _token_request_hash(request, request.google_pay.token)
+            try:
+                earlier = self._store.replay(idempotency_key, request_hash=request_hash)
+            except IdempotencyConflict:
+                raise _SandboxError(409, "idempotency_conflict") from None
+            if earlier is not None:
+                return JSONResponse(self._json(earlier))
+            brand, last_four, behaviour = self._examine_token(request.google_pay.token)
         decline = behaviour if isinstance(behaviour, Decline) else None
         status = State.DECLINED if decline else State.AUTHORISED
         if behaviour is Outcome.CHALLENGE:
@@ -155,7 +211,7 @@ class _Sandbox:
             stored, created = self._store.insert(
                 payment,
                 idempotency_key=idempotency_key,
-                request_hash=_request_hash(request, brand=brand, last_four=last_four),
+                request_hash=request_hash,
                 created_at=self._clock.now().isoformat(),
             )
         except IdempotencyConflict:
@@ -228,8 +284,30 @@ class _Sandbox:
             check_cvc(card.cvc, brand=summary.brand)
         except CardInvalid as error:
             raise _SandboxError(422, "invalid_card", field=error.details.get("field")) from None
+        return self._judge(pan, summary)
+
+    def _examine_token(self, token: str) -> tuple[str, str, Outcome | Decline]:
+        """Brand, last four digits and behaviour of the card inside a Google Pay token; 422 invalid_token for
+        one that cannot be opened."""
+        try:
+            payment = self._google_pay.open(token, self._clock.now())
+            pan, summary = check_card(payment.pan, payment.expiry_month, payment.expiry_year, today=_NO_EXPIRY_CHECK)
+        except TokenInvalid as error:
+            raise _SandboxError(422, "invalid_token", reason=error.reason) from None
+        except CardInvalid:  # Google sealed something that is no card number: not a payment we can make
+            raise _SandboxError(422, "invalid_token", reason="decryption") from None
+        merchant = self._google_pay_merchant_id
+        if merchant is not None and payment.gateway_merchant_id != merchant:
+            # assumption: a gateway refuses a token the payer's page made out to another of its merchants.
+            raise _SandboxError(422, "invalid_token", reason="gateway_merchant")
+        brand, last_four, behaviour = self._judge(pan, summary)
+        if payment.auth_method == "CRYPTOGRAM_3DS" and behaviour is Outcome.CHALLENGE:
+            behaviour = Outcome.AUTHORISE  # the device already authenticated the payer: no 3-D Secure
+        return brand, last_four, behaviour
+
+    def _judge(self, pan: str, summary: CardSummary) -> tuple[str, str, Outcome | Decline]:
         today = self._clock.now().date()
-        if (card.expiry_year, card.expiry_month) < (today.year, today.month):
+        if (summary.expiry_year, summary.expiry_month) < (today.year, today.month):
             return summary.brand, summary.last_four, EXPIRED_CARD
         return summary.brand, summary.last_four, behaviour_of(pan)
 
@@ -252,14 +330,36 @@ class _Sandbox:
         }
 
 
+def default_google_pay_keys_dir(database_path: Path) -> Path:
+    """Where the sandbox acquirer keeps its Google Pay keys unless told otherwise: next to its database."""
+    return database_path.parent / GOOGLE_PAY_KEYS_DIRNAME
+
+
 def create_sandbox_acquirer(
-    database_path: Path, *, secret: str, public_base_url: str, clock: Clock | None = None
+    database_path: Path,
+    *,
+    secret: str,
+    public_base_url: str,
+    clock: Clock | None = None,
+    google_pay_keys_dir: Path | None = None,
+    google_pay_gateway_id: str = SANDBOX_GATEWAY_ID,
+    google_pay_merchant_id: str | None = None,
 ) -> FastAPI:
-    """The sandbox acquirer as an ASGI app; `public_base_url` is where customers' browsers reach it."""
+    """The sandbox acquirer as an ASGI app; `public_base_url` is where customers' browsers reach it.
+
+    Google Pay tokens are opened with the keys in `google_pay_keys_dir` (created there on first use; the
+    sandbox payment sheet must be given the same directory) when sealed for `gateway:<google_pay_gateway_id>`,
+    and, if `google_pay_merchant_id` is set, only when made out to that gateway merchant id."""
     if not secret:
         raise ValueError("the sandbox acquirer needs a secret")
+    keys = SandboxGooglePayKeys.load_or_create(google_pay_keys_dir or default_google_pay_keys_dir(database_path))
     sandbox = _Sandbox(
-        SandboxStore(database_path), secret=secret, public_base_url=public_base_url, clock=clock or SystemClock()
+        SandboxStore(database_path),
+        secret=secret,
+        public_base_url=public_base_url,
+        clock=clock or SystemClock(),
+        google_pay=keys.opener(google_pay_gateway_id),
+        google_pay_merchant_id=google_pay_merchant_id,
     )
     app = _SandboxApp(title="Topup sandbox card acquirer", docs_url=None, redoc_url=None, openapi_url=None)
     api = APIRouter(dependencies=[Depends(sandbox.authenticate)])
@@ -316,11 +416,18 @@ def _html(content: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status_code, headers=headers)
 
 
-def _request_hash(request: _NewPayment, *, brand: str, last_four: str) -> str:
+def _request_hash(request: _NewPayment, card: _CardIn, *, brand: str, last_four: str) -> str:
     """What makes two requests "the same" for idempotency, without the card number or security code."""
-    card = request.card
     facts = [request.reference, request.amount, request.currency, request.return_url]
     facts += [brand, last_four, card.expiry_month, card.expiry_year]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
+
+
+def _token_request_hash(request: _NewPayment, token: str) -> str:
+    """The same for a Google Pay payment: a repeat carries the same token, so its digest tells (the digest of
+    an encrypted token reveals nothing of the card)."""
+    facts = [request.reference, request.amount, request.currency, request.return_url, "google_pay"]
+    facts.append(token_fingerprint(token))
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
 
 

@@ -116,6 +116,17 @@ class SandboxStore:
             raise IdempotencyConflict(idempotency_key)
         return _payment(row), inserted == 1
 
+    def replay(self, idempotency_key: str, *, request_hash: str) -> StoredPayment | None:
+        """The payment recorded before under `idempotency_key`, if any: a repeat is answered from here without
+        looking at the request again (a Google Pay token repeated after it expired must still get its payment).
+        Only a shortcut: `insert` alone decides, by the UNIQUE key, when two requests race."""
+        row = self._row(f"{_SELECT} WHERE idempotency_key = ?", idempotency_key)
+        if row is None:
+            return None
+        if row["request_hash"] != request_hash:
+            raise IdempotencyConflict(idempotency_key)
+        return _payment(row)
+
     def get(self, payment_id: str) -> StoredPayment | None:
         return self._one(f"{_SELECT} WHERE id = ?", payment_id)
 
@@ -165,9 +176,13 @@ class SandboxStore:
         return None if row is None else (_payment(row), changed == 1)
 
     def _one(self, query: str, parameter: str) -> StoredPayment | None:
-        with self._transaction() as connection:
-            row = connection.execute(query, (parameter,)).fetchone()
+        row = self._row(query, parameter)
         return None if row is None else _payment(row)
+
+    def _row(self, query: str, parameter: str) -> sqlite3.Row | None:
+        with self._transaction() as connection:
+            row: sqlite3.Row | None = connection.execute(query, (parameter,)).fetchone()
+        return row
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -12,11 +12,26 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 
 from topup.adapters.payments.sandbox_acquirer import create_sandbox_acquirer
+from topup.adapters.payments.sandbox_goldenpay import create_sandbox_goldenpay
+from topup.adapters.payments.sandbox_googlepay import create_sandbox_googlepay
+from topup.adapters.payments.sandbox_paypal import create_sandbox_paypal
+from topup.adapters.payments.sandbox_webmoney import create_sandbox_webmoney
 from topup.bootstrap import Application
+from topup.config import Settings
 from topup.entrypoints.api.body_limit import BodyLimit
 from topup.entrypoints.api.deps import ApiKeyCache, AppDep
 from topup.entrypoints.api.errors import install_error_handlers
-from topup.entrypoints.api.routes import catalogue, lines, numbers, orders, quotes, topups, transactions, webhooks
+from topup.entrypoints.api.routes import (
+    catalogue,
+    lines,
+    numbers,
+    orders,
+    providers,
+    quotes,
+    topups,
+    transactions,
+    webhooks,
+)
 from topup.entrypoints.worker import start_in_thread
 
 SANDBOX_PATH = "/sandbox/card"  # the fake card acquirer with its 3-D Secure pages (development only)
@@ -51,18 +66,10 @@ def create_app(application: Application) -> FastAPI:
 
     app.add_middleware(BodyLimit, bytes_max=BODY_BYTES_MAX)
 
-    for module in (numbers, catalogue, lines, topups, quotes, orders, webhooks, transactions):
+    for module in (numbers, catalogue, lines, topups, quotes, orders, providers, webhooks, transactions):
         app.include_router(module.router, prefix="/v1")
-    settings = application.settings
-    if settings.sandbox_enabled:
-        app.mount(
-            SANDBOX_PATH,
-            create_sandbox_acquirer(
-                Path(settings.sandbox_database_path),
-                secret=settings.card_acquirer_secret,
-                public_base_url=f"{settings.public_base_url}{SANDBOX_PATH}",
-            ),
-        )
+    if application.settings.sandbox_enabled:
+        mount_sandboxes(app, application.settings)
 
     @app.get("/v1/health", tags=["health"], summary="Is the service up and its database reachable?")
     def health(application: AppDep) -> dict[str, Any]:
@@ -75,3 +82,59 @@ def create_app(application: Application) -> FastAPI:
         return RedirectResponse("/docs")
 
     return app
+
+
+def mount_sandboxes(app: FastAPI, settings: Settings) -> None:
+    """The fake card acquirer, wallets and gateway that ship in the product (development only), each under
+    /sandbox/<name> with its own SQLite file next to the card sandbox's."""
+    data_dir = Path(settings.sandbox_database_path).parent
+    base = f"{settings.public_base_url}/sandbox"
+    keys_dir = data_dir / "sandbox-google-pay-keys"  # shared: the sheet encrypts for the acquirer's key
+    app.mount(
+        SANDBOX_PATH,
+        create_sandbox_acquirer(
+            Path(settings.sandbox_database_path),
+            secret=settings.card_acquirer_secret,
+            public_base_url=f"{settings.public_base_url}{SANDBOX_PATH}",
+            google_pay_keys_dir=keys_dir,
+            google_pay_gateway_id=settings.google_pay_gateway_id,
+            google_pay_merchant_id=settings.google_pay_gateway_merchant_id,
+        ),
+    )
+    app.mount(
+        "/sandbox/paypal",
+        create_sandbox_paypal(
+            data_dir / "sandbox-paypal.db",
+            client_id=settings.paypal_client_id,
+            client_secret=settings.paypal_client_secret,
+            public_base_url=f"{base}/paypal",
+        ),
+    )
+    app.mount(
+        "/sandbox/webmoney",
+        create_sandbox_webmoney(
+            data_dir / "sandbox-webmoney.db",
+            purses=settings.webmoney_purse_map,
+            secret_key=settings.webmoney_secret_key,
+            public_base_url=f"{base}/webmoney",
+        ),
+    )
+    app.mount(
+        "/sandbox/goldenpay",
+        create_sandbox_goldenpay(
+            data_dir / "sandbox-goldenpay.db",
+            merchant_name=settings.goldenpay_merchant_name,
+            auth_key=settings.goldenpay_auth_key,
+            return_url=f"{settings.public_base_url}/v1/payments/goldenpay/return",
+            public_base_url=f"{base}/goldenpay",
+        ),
+    )
+    app.mount(
+        "/sandbox/googlepay",
+        create_sandbox_googlepay(
+            keys_dir,
+            gateway_id=settings.google_pay_gateway_id,
+            gateway_merchant_id=settings.google_pay_gateway_merchant_id,
+            public_base_url=f"{base}/googlepay",
+        ),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Literal
 
@@ -66,21 +67,44 @@ class CardPaymentInput(Strict):
     card: CardInput
 
 
+PageLanguage = Literal["az", "en", "ru", "zh"]
+
+
+class WalletPaymentInput(Strict):
+    """PayPal and WebMoney send the customer to approve at the wallet. Google Pay either does the same (our
+    sandbox sheet stands in for Google's) or, for an integrator running Google's own button, takes the
+    encrypted `token` right here."""
+
+    method: Literal["wallet"]
+    wallet: Literal["paypal", "webmoney", "googlepay"]
+    token: StrictStr | None = Field(default=None, min_length=1, max_length=16_000)
+    language: PageLanguage = "en"
+
+
+class GoldenPayPaymentInput(Strict):
+    method: Literal["goldenpay"]
+    language: PageLanguage = "en"
+
+
 class NewOrder(Strict):
     msisdn: StrictStr = Field(max_length=32)
     product: TopUpProduct | BundleProduct = Field(discriminator="type")
-    payment: CardPaymentInput
+    payment: CardPaymentInput | WalletPaymentInput | GoldenPayPaymentInput = Field(discriminator="method")
     currency: StrictStr = Field(default="AZN", max_length=8)
     quote_id: StrictStr | None = Field(default=None, max_length=64)
 
     def fingerprint_body(self) -> str:
-        """The body as the idempotency check sees it: the card reduced to what may be kept (never the PAN)."""
-        card = self.payment.card
+        """The body as the idempotency check sees it: a card reduced to what may be kept (never the PAN), a
+        Google Pay token to its hash."""
         masked = self.model_dump(mode="json")
-        masked["payment"]["card"] = {
-            "last_four": card.number[-4:],
-            "expiry": f"{card.expiry_month}/{card.expiry_year}",
-        }
+        payment = self.payment
+        if isinstance(payment, CardPaymentInput):
+            masked["payment"]["card"] = {
+                "last_four": payment.card.number[-4:],
+                "expiry": f"{payment.card.expiry_month}/{payment.card.expiry_year}",
+            }
+        elif payment.method == "wallet" and payment.token is not None:
+            masked["payment"]["token"] = hashlib.sha256(payment.token.encode()).hexdigest()
         return json.dumps(masked, sort_keys=True)
 
 

@@ -1,22 +1,25 @@
-"""Orders: pay by card (3-D Secure through the sandbox acquirer in development), follow, cancel."""
+"""Orders: place (card, Google Pay, PayPal, WebMoney, GoldenPay), follow, cancel, refund; and the pages the
+customer's browser comes back to from 3-D Secure, wallets and the Google Pay sheet."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from html import escape
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 
+from topup.bootstrap import Application
 from topup.domain.access import Role
+from topup.domain.errors import InvalidInput
 from topup.domain.money import parse_amount
+from topup.domain.orders import Order, OrderState, PaymentMethod
 from topup.domain.quotes import ProductType
-from topup.entrypoints.api import serialise
+from topup.entrypoints.api import pages, serialise
 from topup.entrypoints.api.deps import AdminDep, AppDep, CallerDep, IdempotencyKey
 from topup.entrypoints.api.idempotent import respond_once, respond_saga_once
-from topup.entrypoints.api.schemas import NewOrder, TopUpProduct
+from topup.entrypoints.api.schemas import CardPaymentInput, NewOrder, PageLanguage, TopUpProduct, WalletPaymentInput
 from topup.services import orders, reconciliation
 from topup.services.payments import CardDetails
 from topup.services.ports import ApiKeyRecord, UnitOfWork
@@ -29,31 +32,19 @@ def _scope(caller: ApiKeyRecord) -> str | None:
     return None if caller.role == Role.ADMIN else caller.id
 
 
-@router.post("/orders", status_code=201, summary="Order a top-up or a bundle for any line and pay by card")
+@router.post(
+    "/orders",
+    status_code=201,
+    summary="Order a top-up or a bundle for any line; pay by card, wallet (PayPal, WebMoney, Google Pay) or GoldenPay",
+)
 def place_order(
     request: Request, body: NewOrder, application: AppDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    product = body.product
-    card = body.payment.card
     base_url = application.settings.public_base_url
-
     order_id = uuid.uuid4().hex
 
     def start() -> tuple[int, dict[str, Any]]:
-        order = orders.place_card_order(
-            application.uow(),
-            application.saga,
-            scope=caller.id,
-            number=body.msisdn,
-            product_type=ProductType(product.type),
-            amount_qepik=parse_amount(product.amount) if isinstance(product, TopUpProduct) else None,
-            bundle_code=None if isinstance(product, TopUpProduct) else product.code,
-            currency=body.currency,
-            quote_id=body.quote_id,
-            card=CardDetails(card.number, card.expiry_month, card.expiry_year, card.cvc),
-            return_url=f"{base_url}/v1/orders/{{order_id}}/return",
-            order_id=order_id,
-        )
+        order = _place(application, caller, body, order_id)
         return 201, serialise.order(order, base_url=base_url)
 
     def current(existing_id: str) -> tuple[int, dict[str, Any]] | None:
@@ -73,6 +64,46 @@ def place_order(
         start=start,
         current=current,
     )
+
+
+def return_addresses(base_url: str) -> orders.ReturnAddresses:
+    """Our pages the customer's browser comes back to from each provider ("{order_id}" filled in per order)."""
+    order_url = f"{base_url}/v1/orders/{{order_id}}"
+    return orders.ReturnAddresses(
+        return_url=f"{order_url}/return",
+        cancel_url=f"{order_url}/cancelled",
+        pay_url=f"{order_url}/pay",
+        google_pay_url=f"{order_url}/google-pay",
+    )
+
+
+def _place(application: Application, caller: ApiKeyRecord, body: NewOrder, order_id: str) -> Order:
+    product = body.product
+    wanted = orders.OrderRequest(
+        scope=caller.id,
+        number=body.msisdn,
+        product_type=ProductType(product.type),
+        amount_qepik=parse_amount(product.amount) if isinstance(product, TopUpProduct) else None,
+        bundle_code=None if isinstance(product, TopUpProduct) else product.code,
+        currency=body.currency,
+        quote_id=body.quote_id,
+        order_id=order_id,
+    )
+    payment = body.payment
+    addresses = return_addresses(application.settings.public_base_url)
+    uow, saga = application.uow(), application.saga
+    if isinstance(payment, CardPaymentInput):
+        card = payment.card
+        details = CardDetails(card.number, card.expiry_month, card.expiry_year, card.cvc)
+        return orders.place_card_order(uow, saga, wanted, card=details, return_url=addresses.return_url)
+    if isinstance(payment, WalletPaymentInput) and payment.token is not None:
+        if payment.wallet != "googlepay":
+            raise InvalidInput(
+                "Only Google Pay takes a token; PayPal and WebMoney are approved at the wallet.", field="payment.token"
+            )
+        return orders.place_google_pay_order(uow, saga, wanted, token=payment.token, return_url=addresses.return_url)
+    method = PaymentMethod(payment.wallet) if isinstance(payment, WalletPaymentInput) else PaymentMethod.GOLDENPAY
+    return orders.place_redirect_order(uow, saga, wanted, method=method, addresses=addresses, language=payment.language)
 
 
 @router.get("/orders/{order_id}", summary="An order: status, payment (brand and last four), delivery, receipt")
@@ -140,18 +171,60 @@ def reconcile(application: AppDep, _caller: AdminDep, day: Annotated[date, Query
 
 @router.get(
     "/orders/{order_id}/return",
-    summary="Where the customer's browser comes back after 3-D Secure (no API key: the order id is the secret)",
+    summary="Where the customer's browser comes back after 3-D Secure or a wallet (no API key: the id is the secret)",
     response_class=HTMLResponse,
 )
 def return_from_payment(order_id: str, application: AppDep) -> HTMLResponse:
-    order = orders.settle(application.uow(), application.saga, order_id=order_id)
-    words = {
-        "fulfilled": "Payment received — the line has been topped up.",
-        "failed": "The payment did not go through; nothing was charged.",
-        "cancelled": "The payment was cancelled; nothing was charged.",
-    }.get(order.state.value, "We are confirming your payment; this page will show the result shortly.")
-    return HTMLResponse(
-        "<!doctype html><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
-        f"<title>Topup order</title><h1>{escape(words)}</h1>"
-        f"<p>Order <code>{escape(order.id)}</code>: <strong>{escape(order.state.value)}</strong></p>"
+    return result_page(orders.settle(application.uow(), application.saga, order_id=order_id, returning=True))
+
+
+@router.get(
+    "/orders/{order_id}/cancelled",
+    summary="Where the customer's browser comes back after giving up at a wallet (no API key)",
+    response_class=HTMLResponse,
+)
+def cancelled_at_provider(order_id: str, application: AppDep) -> HTMLResponse:
+    return result_page(orders.cancel_at_return(application.uow(), application.saga, order_id=order_id))
+
+
+@router.get(
+    "/orders/{order_id}/pay",
+    summary="Sends the customer's browser on to a provider that takes a posted form (WebMoney; no API key)",
+    response_class=HTMLResponse,
+)
+def pay_page(
+    order_id: str, application: AppDep, language: Annotated[PageLanguage, Query(alias="lang")] = "en"
+) -> HTMLResponse:
+    form = orders.payment_form(
+        application.uow(),
+        application.saga,
+        order_id=order_id,
+        addresses=return_addresses(application.settings.public_base_url),
+        language=language,
     )
+    return HTMLResponse(pages.post_form_page(form), headers=pages.PAGE_HEADERS)
+
+
+@router.post(
+    "/orders/{order_id}/google-pay",
+    summary="The Google Pay sheet posts the payment token here (no API key)",
+    response_class=HTMLResponse,
+)
+def google_pay_token(
+    order_id: str, application: AppDep, token: Annotated[str, Form(min_length=1, max_length=16_000)]
+) -> Response:
+    base_url = application.settings.public_base_url
+    order = orders.pay_with_google_pay(
+        application.uow(),
+        application.saga,
+        order_id=order_id,
+        token=token,
+        return_url=return_addresses(base_url).return_url,
+    )
+    if order.state is OrderState.AWAITING_PAYMENT and order.redirect_url:
+        return RedirectResponse(order.redirect_url, status_code=303)  # the bank asks for 3-D Secure
+    return result_page(order)
+
+
+def result_page(order: Order) -> HTMLResponse:
+    return HTMLResponse(pages.result_page(order), headers=pages.PAGE_HEADERS)
