@@ -10,10 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from tests.factories import make_line
-from tests.fakes import ScriptedAcquirer
+from tests.factories import make_line, snapshot
+from tests.fakes import ScriptedAcquirer, ScriptedWallet
 from topup.adapters.clock import FixedClock
 from topup.bootstrap import Application
+from topup.domain.orders import PaymentMethod
+from topup.services import quotes
 
 VISA = {"number": "4242 4242 4242 4242", "expiry_month": 12, "expiry_year": 2030, "cvc": "123"}
 CHALLENGE = {**VISA, "number": "4000000000003220"}
@@ -271,3 +273,55 @@ def test_the_receipt_of_a_paid_order_shows_how_it_was_paid(
         rendered = client.get(f"/v1/transactions/{reversal['id']}/receipt", params={"format": fmt})
         assert rendered.status_code == 200
     assert "Reversal" in client.get(f"/v1/transactions/{reversal['id']}/receipt").text
+
+
+@pytest.mark.parametrize(
+    ("payment", "currency", "status", "code"),
+    [
+        ({"method": "wallet", "wallet": "paypal", "token": "abc"}, "AZN", 422, "invalid_input"),
+        ({"method": "wallet", "wallet": "alipay"}, "AZN", 422, "validation_error"),
+        ({"method": "goldenpay", "card": {}}, "AZN", 422, "validation_error"),
+        ({"method": "goldenpay"}, "USD", 422, "currency_not_supported_by_method"),
+        ({"method": "wallet", "wallet": "webmoney"}, "AZN", 409, "payment_method_unavailable"),
+        ({"method": "wallet", "wallet": "googlepay", "token": ""}, "AZN", 422, "validation_error"),
+    ],
+)
+def test_wallet_and_gateway_orders_refuse_what_cannot_be_paid(
+    client: TestClient,
+    application: Application,
+    payment: dict[str, Any],
+    currency: str,
+    status: int,
+    code: str,
+) -> None:
+    application.providers = {
+        PaymentMethod.GOLDENPAY: ScriptedWallet(captures_on_approval=True, currencies=frozenset({"AZN"}))
+    }
+    line = make_line(application)
+    quotes.set_rate(application.uow(), application.clock, currency="USD", rate="1.7", set_by="test")
+    before = snapshot(application)
+
+    response = place(client, {**order_body(line.msisdn.e164, VISA), "payment": payment, "currency": currency})
+
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    assert snapshot(application) == before
+
+
+def test_a_gateway_order_answers_where_to_send_the_customer(client: TestClient, application: Application) -> None:
+    gateway = ScriptedWallet(captures_on_approval=True, currencies=frozenset({"AZN"}))
+    application.providers = {PaymentMethod.GOLDENPAY: gateway}
+    line = make_line(application)
+
+    response = place(client, {**order_body(line.msisdn.e164, VISA), "payment": {"method": "goldenpay"}})
+
+    assert response.status_code == 201
+    order = response.json()
+    assert (order["status"], order["next_action"], order["payment"]) == (
+        "awaiting_payment",
+        {"redirect_url": f"https://wallet.test/approve/{order['id']}"},
+        {"method": "goldenpay", "brand": None, "last_four": None},
+    )
+    gateway.approve(order["id"])
+    back = client.get("/v1/payments/goldenpay/return", params={"payment_key": f"w_{order['id']}"})
+    assert back.status_code == 200
+    assert client.get(f"/v1/orders/{order['id']}").json()["status"] == "fulfilled"

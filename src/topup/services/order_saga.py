@@ -128,7 +128,7 @@ def settle(uow: UnitOfWork, saga: Saga, *, order_id: str, returning: bool = Fals
         return order  # its own request may still be talking to the provider
     try:
         result = saga.mover(order.payment_method).find(reference=order_id, provider_reference=order.provider_reference)
-    except ProviderUnavailable:
+    except (ProviderUnavailable, PaymentRefused):
         return _schedule_next_check(uow, saga, order_id)
     return apply_payment(uow, saga, order_id, result)
 
@@ -258,6 +258,8 @@ def _release_late_payment(uow: UnitOfWork, saga: Saga, order: Order, result: Pay
             mover.void(provider_reference=reference)
     except ProviderUnavailable:
         return record_no_answer(uow, saga, order.id, step="release", unknown=True)
+    except PaymentRefused:
+        return _schedule_next_check(uow, saga, order.id)  # asked again later: what is the payment now?
     with uow:
         order = locked(uow, order.id)
         order.next_check_at = None
@@ -361,6 +363,8 @@ def deliver_and_capture(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
         if error.outcome_unknown:
             return record_no_answer(uow, saga, order_id, step="capture", unknown=True)
         return _schedule_next_check(uow, saga, order_id)
+    except PaymentRefused as refused:  # delivered, not captured: the worker asks again; reconciliation lists it
+        return record_no_answer(uow, saga, order_id, step=f"capture refused ({refused.code})", unknown=True)
     with uow:
         order = locked(uow, order_id)
         if result.status is PaymentStatus.CAPTURED and order.state in (OrderState.PAID, OrderState.UNKNOWN):
@@ -384,6 +388,8 @@ def release_hold(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
             result = mover.void(provider_reference=reference)
     except ProviderUnavailable as error:
         return record_no_answer(uow, saga, order_id, step="release", unknown=error.outcome_unknown)
+    except PaymentRefused as refused:  # e.g. already captured: the worker asks what the payment is now
+        return record_no_answer(uow, saga, order_id, step=f"release refused ({refused.code})", unknown=True)
     with uow:
         order = locked(uow, order_id)
         if result.status in (PaymentStatus.VOIDED, PaymentStatus.REFUNDED) and not order.is_settled:
@@ -439,6 +445,13 @@ def _refund_payment(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
         )
     except ProviderUnavailable:
         return record_no_answer(uow, saga, order_id, step="refund", unknown=True)
+    except PaymentRefused as refused:
+        record_no_answer(uow, saga, order_id, step=f"refund refused ({refused.code})", unknown=True)
+        raise RefundNotPossible(
+            "The payment provider refused the refund; the delivery is taken back and the order is left for the"
+            " worker to recheck. Refund it in the provider's dashboard if it stays so.",
+            provider_code=refused.code,
+        ) from None
     with uow:
         order = locked(uow, order_id)
         if result.status is PaymentStatus.REFUNDED and order.state in (OrderState.FULFILLED, OrderState.UNKNOWN):

@@ -31,7 +31,7 @@ NOTIFICATION_BYTES_MAX = 16_384
     response_class=HTMLResponse,
 )
 def goldenpay_return(
-    application: AppDep, payment_key: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+    application: AppDep, payment_key: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 ) -> HTMLResponse:
     order = orders.return_from_provider(
         application.uow(), application.saga, method=PaymentMethod.GOLDENPAY, provider_reference=payment_key
