@@ -260,7 +260,7 @@ def test_the_receipt_of_a_paid_order_shows_how_it_was_paid(
         "1 USD = 1.700000 AZN",
         order["id"],
         f"pay_{order['id']}",
-        "Card order",
+        "Paid order",
     ):
         assert fragment in receipt.text
     assert "4242424242424242" not in receipt.text

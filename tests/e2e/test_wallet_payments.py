@@ -223,6 +223,8 @@ def test_goldenpay_pays_on_its_card_page_and_a_declined_card_charges_nothing(ser
     assert "Payment received" in back.text
     done = served.status(order["id"])
     assert (done["status"], done["payment"]["last_four"]) == ("fulfilled", "8101")
+    receipt = served.api.get(done["delivered"]["receipt_url"].removeprefix(served.base))
+    assert "GoldenPay · Visa •••• 8101" in receipt.text
 
     declined = served.order(number, {"method": "goldenpay"}, amount="5.00").json()
     back = follow(served.browser, press(served.browser, declined["next_action"]["redirect_url"], "decline"))

@@ -15,7 +15,7 @@ from topup.domain.catalogue import KB_PER_MB, Bundle
 from topup.domain.fx import format_minor, format_rate
 from topup.domain.money import CURRENCY, format_amount
 from topup.domain.numbers import Msisdn
-from topup.domain.orders import Order
+from topup.domain.orders import Order, PaymentMethod
 from topup.services.history import Receipt
 
 KB_PER_GB = 1_000 * KB_PER_MB
@@ -91,9 +91,7 @@ def receipt_content(receipt: Receipt, *, language: str | None = None) -> Receipt
 def _payment_lines(order: Order, labels: dict[str, str]) -> list[ReceiptLine]:
     """How a paid order was paid: method, what was charged in which currency at which rate, the fee."""
     lines = [ReceiptLine(labels["order_id"], order.id)]
-    if order.card_brand and order.card_last_four:
-        summary = CardSummary(order.card_brand, order.card_last_four, 1, 2000)
-        lines.append(ReceiptLine(labels["paid_by"], summary.display))
+    lines.append(ReceiptLine(labels["paid_by"], paid_by(order)))
     lines.append(ReceiptLine(labels["charged"], f"{format_minor(order.currency, order.charge_minor)} {order.currency}"))
     if order.rate_micros:
         lines.append(ReceiptLine(labels["rate"], f"1 {order.currency} = {format_rate(order.rate_micros)} {CURRENCY}"))
@@ -101,6 +99,26 @@ def _payment_lines(order: Order, labels: dict[str, str]) -> list[ReceiptLine]:
     if order.provider_reference:
         lines.append(ReceiptLine(labels["payment_reference"], order.provider_reference))
     return lines
+
+
+# Names of the ways of paying: brand names, the same in every language.
+_METHOD_NAMES = {
+    PaymentMethod.GOOGLE_PAY: "Google Pay",
+    PaymentMethod.PAYPAL: "PayPal",
+    PaymentMethod.WEBMONEY: "WebMoney",
+    PaymentMethod.GOLDENPAY: "GoldenPay",
+}
+
+
+def paid_by(order: Order) -> str:
+    """ "Visa •••• 4242", "Google Pay · Visa •••• 4242", "PayPal": the method, and the card where one is known."""
+    card = (
+        CardSummary(order.card_brand, order.card_last_four, 1, 2000).display
+        if order.card_brand and order.card_last_four
+        else None
+    )
+    method = _METHOD_NAMES.get(order.payment_method)
+    return " · ".join(part for part in (method, card) if part) or order.payment_method.value
 
 
 def baku_time(moment: datetime) -> str:

@@ -140,7 +140,7 @@ CHANNEL_NAMES: dict[str, dict[str, str]] = {
         "ussd": "USSD",
         "auto": "Avtomatik artırma",
         "demo": "Demo",
-        "order": "Kartla sifariş",
+        "order": "Ödənişli sifariş",
     },
     "en": {
         "api": "App (API)",
@@ -152,7 +152,7 @@ CHANNEL_NAMES: dict[str, dict[str, str]] = {
         "ussd": "USSD",
         "auto": "Auto-recharge",
         "demo": "Demo",
-        "order": "Card order",
+        "order": "Paid order",
     },
     "ru": {
         "api": "Приложение (API)",
@@ -164,7 +164,7 @@ CHANNEL_NAMES: dict[str, dict[str, str]] = {
         "ussd": "USSD",
         "auto": "Автопополнение",
         "demo": "Демо",
-        "order": "Заказ с оплатой картой",
+        "order": "Оплаченный заказ",
     },
     "zh": {
         "api": "应用 (API)",
@@ -176,7 +176,7 @@ CHANNEL_NAMES: dict[str, dict[str, str]] = {
         "ussd": "USSD",
         "auto": "自动充值",
         "demo": "演示",
-        "order": "银行卡订单",
+        "order": "付费订单",
     },
 }
 
