@@ -9,12 +9,12 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
 
 import httpx
 import pytest
 import uvicorn
 
+from tests.adapters.support import TRANSPORT_FAILURES, Handler, new_reference, raises, responds
 from topup.adapters.payments import HttpCardAcquirer, PaymentRefused, create_sandbox_acquirer
 from topup.services.payments import CardDetails, PaymentResult, PaymentStatus, ProviderUnavailable
 
@@ -107,10 +107,6 @@ def browser(sandbox: SandboxServer) -> Iterator[httpx.Client]:
     """The customer's browser: no credentials, does not follow redirects by itself."""
     with httpx.Client(base_url=sandbox.base_url, timeout=5.0) as client:
         yield client
-
-
-def new_reference() -> str:
-    return f"order-{uuid4().hex}"
 
 
 def card(number: str, *, expiry_month: int = 12, expiry_year: int = FUTURE_YEAR, cvc: str = "123") -> CardDetails:
@@ -377,49 +373,36 @@ def test_payments_survive_a_restart_of_the_sandbox(own_sandbox: SandboxServer) -
         assert captured.status is PaymentStatus.CAPTURED
 
 
-def _answering(handler: httpx.MockTransport) -> HttpCardAcquirer:
-    return HttpCardAcquirer("http://acquirer.invalid", secret=SECRET, transport=handler)
-
-
-def _raises(error: Exception) -> httpx.MockTransport:
-    def handle(request: httpx.Request) -> httpx.Response:
-        raise error
-
-    return httpx.MockTransport(handle)
-
-
-def _responds(status_code: int, content: bytes) -> httpx.MockTransport:
-    return httpx.MockTransport(lambda request: httpx.Response(status_code, content=content))
+def _answering(handler: Handler) -> HttpCardAcquirer:
+    return HttpCardAcquirer("http://acquirer.invalid", secret=SECRET, transport=httpx.MockTransport(handler))
 
 
 @pytest.mark.parametrize(
-    ("transport", "outcome_unknown"),
+    ("handler", "outcome_unknown"),
     [
-        (_raises(httpx.ConnectTimeout("connect")), False),
-        (_raises(httpx.ReadTimeout("read")), True),
-        (_raises(httpx.ReadError("reset")), True),
-        (_responds(500, b"{}"), True),
-        (_responds(502, b"<html>bad gateway</html>"), True),
-        (_responds(200, b"<html>not json</html>"), True),
-        (_responds(201, b'{"id": "pay_1", "reference": "someone-else", "status": "authorised"}'), True),
-        (_responds(400, b'{"error": {"code": "invalid_request"}}'), False),
+        *TRANSPORT_FAILURES,
+        (raises(httpx.ReadError("reset")), True),
+        (responds(500, b"{}"), True),
+        (responds(200, b"<html>not json</html>"), True),
+        (responds(201, b'{"id": "pay_1", "reference": "someone-else", "status": "authorised"}'), True),
+        (responds(400, b'{"error": {"code": "invalid_request"}}'), False),
     ],
 )
-def test_what_a_failure_says_about_the_outcome(transport: httpx.MockTransport, outcome_unknown: bool) -> None:
-    with _answering(transport) as acquirer, pytest.raises(ProviderUnavailable) as failure:
+def test_what_a_failure_says_about_the_outcome(handler: Handler, outcome_unknown: bool) -> None:
+    with _answering(handler) as acquirer, pytest.raises(ProviderUnavailable) as failure:
         authorise(acquirer, VISA)
     assert failure.value.outcome_unknown is outcome_unknown
     assert VISA not in str(failure.value)
 
 
 def test_a_404_that_is_not_the_acquirers_own_does_not_mean_not_found() -> None:
-    wrong_address = _responds(404, b'{"detail": "Not Found"}')
+    wrong_address = responds(404, b'{"detail": "Not Found"}')
     with _answering(wrong_address) as acquirer, pytest.raises(ProviderUnavailable) as failure:
         acquirer.find(reference=new_reference())
     assert failure.value.outcome_unknown is False
 
 
 def test_a_bare_404_on_a_move_is_a_configuration_problem() -> None:
-    with _answering(_responds(404, b"Not Found")) as acquirer, pytest.raises(ProviderUnavailable) as failure:
+    with _answering(responds(404, b"Not Found")) as acquirer, pytest.raises(ProviderUnavailable) as failure:
         acquirer.capture(provider_reference="pay_1", amount_minor=100)
     assert failure.value.outcome_unknown is False

@@ -15,6 +15,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from tests.adapters.support import TRANSPORT_FAILURES, Handler, responds
 from tests.loopback import LoopbackServer
 from topup.adapters.clock import FixedClock
 from topup.adapters.payments.goldenpay import HttpGoldenPay
@@ -471,21 +472,10 @@ def test_stopped_sandbox_is_unreachable_and_payments_survive_a_restart(tmp_path:
                 server.stop()
 
 
-def _answering(handler: Callable[[httpx.Request], httpx.Response]) -> HttpGoldenPay:
+def _answering(handler: Handler) -> HttpGoldenPay:
     return HttpGoldenPay(
         "http://goldenpay.invalid", merchant_name=MERCHANT, auth_key=AUTH_KEY, transport=httpx.MockTransport(handler)
     )
-
-
-def _raises(error: Exception) -> Callable[[httpx.Request], httpx.Response]:
-    def handle(request: httpx.Request) -> httpx.Response:
-        raise error
-
-    return handle
-
-
-def _responds(status_code: int, content: bytes) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda request: httpx.Response(status_code, content=content)
 
 
 def _result_body(**changes: Any) -> bytes:
@@ -508,22 +498,16 @@ def _result_body(**changes: Any) -> bytes:
 @pytest.mark.parametrize(
     ("handler", "outcome_unknown"),
     [
-        (_raises(httpx.ConnectTimeout("connect")), False),
-        (_raises(httpx.ConnectError("refused")), False),
-        (_raises(httpx.ReadTimeout("read")), True),
-        (_raises(httpx.RemoteProtocolError("dropped")), True),
-        (_responds(500, b"{}"), True),
-        (_responds(502, b"<html>bad gateway</html>"), True),
-        (_responds(404, b"Not Found"), False),
-        (_responds(200, b"<html>not json</html>"), True),
-        (_responds(200, b'{"status": {"code": "1"}, "paymentKey": "k"}'), True),
-        (_responds(200, b'{"status": {"code": 1, "message": "success"}, "paymentKey": null}'), True),
-        (_responds(200, b'{"status": {"code": 801, "message": "Error message here"}, "paymentKey": null}'), False),
+        *TRANSPORT_FAILURES,
+        (responds(500, b"{}"), True),
+        (responds(404, b"Not Found"), False),
+        (responds(200, b"<html>not json</html>"), True),
+        (responds(200, b'{"status": {"code": "1"}, "paymentKey": "k"}'), True),
+        (responds(200, b'{"status": {"code": 1, "message": "success"}, "paymentKey": null}'), True),
+        (responds(200, b'{"status": {"code": 801, "message": "Error message here"}, "paymentKey": null}'), False),
     ],
 )
-def test_what_a_failure_to_start_says_about_the_outcome(
-    handler: Callable[[httpx.Request], httpx.Response], outcome_unknown: bool
-) -> None:
+def test_what_a_failure_to_start_says_about_the_outcome(handler: Handler, outcome_unknown: bool) -> None:
     with _answering(handler) as goldenpay, pytest.raises(ProviderUnavailable) as failure:
         goldenpay.start(checkout())
     assert failure.value.outcome_unknown is outcome_unknown
@@ -542,13 +526,13 @@ def test_what_a_failure_to_start_says_about_the_outcome(
     ],
 )
 def test_a_result_that_cannot_be_read_is_an_unknown_outcome(content: bytes) -> None:
-    with _answering(_responds(200, content)) as goldenpay, pytest.raises(ProviderUnavailable) as failure:
+    with _answering(responds(200, content)) as goldenpay, pytest.raises(ProviderUnavailable) as failure:
         goldenpay.find(reference="order", provider_reference="key-1")
     assert failure.value.outcome_unknown is True
 
 
 def test_the_published_fixtures_read_as_goldenpay_means_them() -> None:
-    with _answering(_responds(200, _result_body())) as goldenpay:
+    with _answering(responds(200, _result_body())) as goldenpay:
         paid = goldenpay.find(reference="order", provider_reference="key-1")
     assert (paid.status, paid.captured_minor, paid.brand, paid.last_four) == (
         PaymentStatus.CAPTURED,
@@ -557,7 +541,7 @@ def test_the_published_fixtures_read_as_goldenpay_means_them() -> None:
         "8101",
     )
     unknown_code = _result_body(status={"code": 999, "message": "Something else"}, cardNumber=None)
-    with _answering(_responds(200, unknown_code)) as goldenpay:
+    with _answering(responds(200, unknown_code)) as goldenpay:
         declined = goldenpay.find(reference="order", provider_reference="key-1")
     assert (declined.status, declined.decline_code, declined.raw_code, declined.message) == (
         PaymentStatus.DECLINED,

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from tests.adapters.support import new_reference, responds
 from tests.loopback import LoopbackServer
 from topup.adapters.clock import FixedClock
 from topup.adapters.payments.card_acquirer import HttpCardAcquirer
@@ -379,10 +379,6 @@ def browser() -> Iterator[httpx.Client]:
         yield client
 
 
-def new_reference() -> str:
-    return f"order-{uuid4().hex}"
-
-
 def token_for(
     issuer: GooglePayTokenIssuer,
     pan: str,
@@ -637,7 +633,7 @@ def test_a_stopped_acquirer_is_unreachable_and_nothing_was_sent(tmp_path: Path, 
 def test_what_a_failure_of_a_token_payment_says_about_the_outcome(
     status_code: int, content: bytes, outcome_unknown: bool
 ) -> None:
-    transport = httpx.MockTransport(lambda request: httpx.Response(status_code, content=content))
+    transport = httpx.MockTransport(responds(status_code, content))
     with (
         HttpCardAcquirer("http://acquirer.invalid", secret=SECRET, transport=transport) as acquirer,
         pytest.raises(ProviderUnavailable) as failure,

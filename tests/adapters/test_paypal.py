@@ -6,16 +6,16 @@ from __future__ import annotations
 import base64
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
-from uuid import uuid4
 
 import httpx
 import pytest
 
+from tests.adapters.support import TRANSPORT_FAILURES, Handler, new_reference, responds
 from tests.loopback import LoopbackServer
 from topup.adapters.clock import FixedClock
 from topup.adapters.payments.paypal import HttpPayPal
@@ -110,10 +110,6 @@ def api(sandbox: Sandbox) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {sandbox.token()}", "Prefer": "return=representation"}
     with httpx.Client(base_url=sandbox.base_url, headers=headers, timeout=5.0) as client:
         yield client
-
-
-def new_reference() -> str:
-    return f"order-{uuid4().hex}"
 
 
 def checkout(
@@ -617,7 +613,7 @@ def test_a_stopped_sandbox_is_unreachable_and_nothing_was_sent(own_sandbox: Sand
 TOKEN = {"access_token": "A21AAmock", "token_type": "Bearer", "expires_in": 32_400}
 
 
-def _answering(api: Callable[[httpx.Request], httpx.Response]) -> HttpPayPal:
+def _answering(api: Handler) -> HttpPayPal:
     def handle(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v1/oauth2/token":
             return httpx.Response(200, json=TOKEN)
@@ -626,17 +622,6 @@ def _answering(api: Callable[[httpx.Request], httpx.Response]) -> HttpPayPal:
     return HttpPayPal(
         "http://paypal.invalid", client_id=CLIENT_ID, client_secret=CLIENT_SECRET, transport=httpx.MockTransport(handle)
     )
-
-
-def _raises(error: Exception) -> Callable[[httpx.Request], httpx.Response]:
-    def handle(request: httpx.Request) -> httpx.Response:
-        raise error
-
-    return handle
-
-
-def _responds(status_code: int, content: bytes) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda request: httpx.Response(status_code, content=content)
 
 
 def _order(reference: str, *, status: str = "CREATED", payments: object = None) -> dict[str, object]:
@@ -650,24 +635,18 @@ def _order(reference: str, *, status: str = "CREATED", payments: object = None) 
 @pytest.mark.parametrize(
     ("api", "outcome_unknown"),
     [
-        (_raises(httpx.ConnectError("refused")), False),
-        (_raises(httpx.ConnectTimeout("connect")), False),
-        (_raises(httpx.ReadTimeout("read")), True),
-        (_raises(httpx.RemoteProtocolError("dropped")), True),
-        (_responds(500, b'{"name": "INTERNAL_SERVER_ERROR"}'), True),
-        (_responds(502, b"<html>bad gateway</html>"), True),
-        (_responds(201, b"<html>not json</html>"), True),
-        (_responds(201, b'{"id": "ORDER1", "status": "CREATED"}'), True),
-        (_responds(400, b'{"name": "INVALID_REQUEST", "details": [{"issue": "MISSING_REQUIRED_PARAMETER"}]}'), False),
-        (_responds(403, b'{"name": "NOT_AUTHORIZED"}'), False),
-        (_responds(404, b"Not Found"), False),
-        (_responds(422, b"<html>a proxy</html>"), False),
-        (_responds(401, b'{"name": "AUTHENTICATION_FAILURE"}'), False),
+        *TRANSPORT_FAILURES,
+        (responds(500, b'{"name": "INTERNAL_SERVER_ERROR"}'), True),
+        (responds(201, b"<html>not json</html>"), True),
+        (responds(201, b'{"id": "ORDER1", "status": "CREATED"}'), True),
+        (responds(400, b'{"name": "INVALID_REQUEST", "details": [{"issue": "MISSING_REQUIRED_PARAMETER"}]}'), False),
+        (responds(403, b'{"name": "NOT_AUTHORIZED"}'), False),
+        (responds(404, b"Not Found"), False),
+        (responds(422, b"<html>a proxy</html>"), False),
+        (responds(401, b'{"name": "AUTHENTICATION_FAILURE"}'), False),
     ],
 )
-def test_what_a_failure_to_start_says_about_the_outcome(
-    api: Callable[[httpx.Request], httpx.Response], outcome_unknown: bool
-) -> None:
+def test_what_a_failure_to_start_says_about_the_outcome(api: Handler, outcome_unknown: bool) -> None:
     with _answering(api) as paypal, pytest.raises(ProviderUnavailable) as failure:
         paypal.start(checkout())
     assert failure.value.outcome_unknown is outcome_unknown
@@ -676,14 +655,14 @@ def test_what_a_failure_to_start_says_about_the_outcome(
 
 
 def test_an_order_about_another_payment_is_an_unknown_outcome() -> None:
-    other = _responds(201, httpx.Response(201, json=_order("someone-else")).content)
+    other = responds(201, httpx.Response(201, json=_order("someone-else")).content)
     with _answering(other) as paypal, pytest.raises(ProviderUnavailable) as failure:
         paypal.start(checkout())
     assert failure.value.outcome_unknown is True
 
 
 def test_a_failed_read_moved_nothing() -> None:
-    with _answering(_responds(503, b"")) as paypal, pytest.raises(ProviderUnavailable) as failure:
+    with _answering(responds(503, b"")) as paypal, pytest.raises(ProviderUnavailable) as failure:
         paypal.find(reference=new_reference(), provider_reference="ORDER1")
     assert failure.value.outcome_unknown is False
 

@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 
+from tests.adapters.support import TRANSPORT_FAILURES, Handler, responds
 from tests.loopback import LoopbackServer
 from topup.adapters.clock import FixedClock
 from topup.adapters.payments.sandbox_webmoney import create_sandbox_webmoney
@@ -720,19 +721,8 @@ def test_payments_survive_a_restart_of_the_sandbox(
         assert before.status is PaymentStatus.CAPTURED
 
 
-def _answering(transport: httpx.MockTransport) -> WebMoneyMerchant:
-    return merchant("http://webmoney.invalid", transport=transport)
-
-
-def _raises(error: Exception) -> httpx.MockTransport:
-    def handle(request: httpx.Request) -> httpx.Response:
-        raise error
-
-    return httpx.MockTransport(handle)
-
-
-def _responds(status_code: int, content: bytes) -> httpx.MockTransport:
-    return httpx.MockTransport(lambda request: httpx.Response(status_code, content=content))
+def _answering(handler: Handler) -> WebMoneyMerchant:
+    return merchant("http://webmoney.invalid", transport=httpx.MockTransport(handler))
 
 
 def _retval(retval: str, operation: str = "") -> bytes:
@@ -740,27 +730,23 @@ def _retval(retval: str, operation: str = "") -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("transport", "outcome_unknown"),
+    ("handler", "outcome_unknown"),
     [
-        (_raises(httpx.ConnectError("refused")), False),
-        (_raises(httpx.ConnectTimeout("connect")), False),
-        (_raises(httpx.ReadTimeout("read")), True),
-        (_raises(httpx.RemoteProtocolError("dropped")), True),
-        (_responds(500, _retval("0")), True),
-        (_responds(502, b"<html>bad gateway</html>"), True),
-        (_responds(404, b"Not Found"), False),
-        (_responds(200, b"<html>not xml"), True),
-        (_responds(200, b"<!DOCTYPE merchant.response>" + _retval("0")), True),
-        (_responds(200, b"<merchant.response><retval>zero</retval></merchant.response>"), True),
-        (_responds(200, _retval("0")), True),  # paid, but no operation
-        (_responds(200, _retval("0", '<operation wmtransid="1"><amount>ten</amount></operation>')), True),
-        (_responds(200, _retval("-8")), True),
-        (_responds(200, _retval("-6")), False),
-        (_responds(200, _retval("1")), False),
+        *TRANSPORT_FAILURES,
+        (responds(500, _retval("0")), True),
+        (responds(404, b"Not Found"), False),
+        (responds(200, b"<html>not xml"), True),
+        (responds(200, b"<!DOCTYPE merchant.response>" + _retval("0")), True),
+        (responds(200, b"<merchant.response><retval>zero</retval></merchant.response>"), True),
+        (responds(200, _retval("0")), True),  # paid, but no operation
+        (responds(200, _retval("0", '<operation wmtransid="1"><amount>ten</amount></operation>')), True),
+        (responds(200, _retval("-8")), True),
+        (responds(200, _retval("-6")), False),
+        (responds(200, _retval("1")), False),
     ],
 )
-def test_what_a_failure_says_about_the_outcome(transport: httpx.MockTransport, outcome_unknown: bool) -> None:
-    with _answering(transport) as webmoney:
+def test_what_a_failure_says_about_the_outcome(handler: Handler, outcome_unknown: bool) -> None:
+    with _answering(handler) as webmoney:
         with pytest.raises(ProviderUnavailable) as find_failure:
             webmoney.find(reference=new_reference(), provider_reference="USD-1")
         assert find_failure.value.outcome_unknown is outcome_unknown
@@ -771,7 +757,7 @@ def test_what_a_failure_says_about_the_outcome(transport: httpx.MockTransport, o
 
 
 def test_a_rejected_payment_is_declined() -> None:
-    with _answering(_responds(200, _retval("13"))) as webmoney:
+    with _answering(responds(200, _retval("13"))) as webmoney:
         found = webmoney.find(reference=new_reference(), provider_reference="RUB-7")
     assert (found.status, found.raw_code, found.provider_reference) == (PaymentStatus.DECLINED, "13", "RUB-7")
 

@@ -14,18 +14,16 @@ Nothing here logs, or puts in a message, the card number, the security code or a
 from __future__ import annotations
 
 import re
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from topup.adapters.payments.http import HttpProvider
 from topup.services.payments import CardDetails, PaymentRefused, PaymentResult, PaymentStatus, ProviderUnavailable
 
 _ERROR_CODE = re.compile(r"[a-z0-9_]{1,64}")
-# Failures that happen before a byte of the request leaves: the acquirer cannot have acted on it.
-_NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 class _Card(BaseModel):
@@ -57,7 +55,10 @@ class _Payment(BaseModel):
     next_action: _NextAction | None = None
 
 
-class HttpCardAcquirer:
+class HttpCardAcquirer(HttpProvider):
+    _PROVIDER = "The card acquirer"
+    _UNREACHABLE_SAYS_WHY = True
+
     def __init__(
         self,
         base_url: str,
@@ -66,10 +67,10 @@ class HttpCardAcquirer:
         timeout_seconds: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._client = httpx.Client(
-            base_url=base_url,
+        super().__init__(
+            base_url,
             headers={"Authorization": f"Bearer {secret}"},
-            timeout=httpx.Timeout(timeout_seconds),
+            timeout_seconds=timeout_seconds,
             transport=transport,
         )
 
@@ -121,17 +122,6 @@ class HttpCardAcquirer:
     def refund(self, *, provider_reference: str, amount_minor: int) -> PaymentResult:
         return self._move(provider_reference, "refunds", {"amount": amount_minor})
 
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()
-
     def _authorise(self, reference: str, body: dict[str, object]) -> PaymentResult:
         response = self._send("POST", "/payments", json=body, headers={"Idempotency-Key": reference})
         code = _error_code(response)
@@ -150,23 +140,6 @@ class HttpCardAcquirer:
         if response.status_code in {404, 409, 422} and code != "unknown":
             raise PaymentRefused(f"The card acquirer refused to {action} {provider_reference}: {code}.", code=code)
         return _result(response, payment_id=provider_reference)
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: object = None,
-        params: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        try:
-            return self._client.request(method, path, json=json, params=params, headers=headers)
-        except _NOTHING_SENT as error:
-            raise ProviderUnavailable(f"The card acquirer is unreachable: {error}", outcome_unknown=False) from error
-        except httpx.TransportError as error:
-            message = f"The card acquirer did not answer {method} {path}: {type(error).__name__}"
-            raise ProviderUnavailable(message, outcome_unknown=True) from error
 
 
 def _result(response: httpx.Response, *, reference: str | None = None, payment_id: str | None = None) -> PaymentResult:

@@ -31,13 +31,13 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from enum import IntEnum
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from topup.adapters.payments.http import HttpProvider
 from topup.services.payments import (
     Checkout,
     PaymentRefused,
@@ -57,8 +57,6 @@ _PAYMENT_KEY = re.compile(rf"[A-Za-z0-9_-]{{1,{PAYMENT_KEY_LENGTH_MAX}}}")
 _MASKED_CARD = re.compile(r"([0-9])[0-9]{5}\*+([0-9]{4})")
 # Letters of Azerbaijani (and a few marks) NFKD does not bring down to ASCII by itself.
 _TRANSLITERATION = str.maketrans({"ə": "e", "Ə": "E", "ı": "i", "İ": "I", "—": "-", "–": "-", "«": '"', "»": '"'})
-# Failures that happen before a byte of the request leaves: GoldenPay cannot have acted on it.
-_NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 _Answer = TypeVar("_Answer", bound=BaseModel)
 
 
@@ -129,7 +127,8 @@ class _ResultAnswer(BaseModel):
     refunded_amount: int = Field(default=0, strict=True, alias="refundedAmount")
 
 
-class HttpGoldenPay:
+class HttpGoldenPay(HttpProvider):
+    _PROVIDER = "GoldenPay"
     currencies = frozenset({CURRENCY})
     captures_on_approval = True  # a GoldenPay payment is a sale: paid means the money was taken
 
@@ -151,10 +150,10 @@ class HttpGoldenPay:
         self._merchant_name = merchant_name
         self._auth_key = auth_key
         self._card_type = card_type
-        self._client = httpx.Client(
-            base_url=self._base_url,
+        super().__init__(
+            self._base_url,
             headers={"Accept": "application/json"},
-            timeout=httpx.Timeout(timeout_seconds),
+            timeout_seconds=timeout_seconds,
             transport=transport,
         )
 
@@ -175,7 +174,7 @@ class HttpGoldenPay:
             "lang": LANGUAGES.get(checkout.language, "en"),  # not part of the hash
             "hashCode": _md5(self._auth_key, self._merchant_name, self._card_type, amount, description),
         }
-        response = self._send("/web/service/merchant/getPaymentKey", body)
+        response = self._post("/web/service/merchant/getPaymentKey", body)
         answer = _read(response, _KeyAnswer)
         code = answer.status.code
         if code == GoldenPayCode.INVALID_AMOUNT:
@@ -199,7 +198,7 @@ class HttpGoldenPay:
         if provider_reference is None:
             return PaymentResult(status=PaymentStatus.NOT_FOUND)
         body = {"payment_key": provider_reference, "Hash_code": _md5(self._auth_key, provider_reference)}
-        response = self._send("/web/service/merchant/getPaymentResult", body)
+        response = self._post("/web/service/merchant/getPaymentResult", body)
         answer = _read(response, _ResultAnswer)
         code = answer.status.code
         if code == GoldenPayCode.UNKNOWN_PAYMENT_KEY:
@@ -232,7 +231,7 @@ class HttpGoldenPay:
             "amount": amount_minor,
             "hashCode": _md5(self._auth_key, provider_reference, amount),
         }
-        response = self._send("/web/service/merchant/refund", body)
+        response = self._post("/web/service/merchant/refund", body)
         answer = _read(response, _ResultAnswer)
         code = answer.status.code
         refusal = _REFUND_REFUSALS.get(code)
@@ -244,17 +243,6 @@ class HttpGoldenPay:
         if result.status is not PaymentStatus.REFUNDED:  # any other answer leaves us not knowing
             raise ProviderUnavailable(f"GoldenPay answered a refund with code {code}.", outcome_unknown=True)
         return result
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()
 
     def _page_url(self, key: str) -> str:
         return f"{self._base_url}/web/paypage?payment_key={quote(key, safe='')}"
@@ -287,16 +275,8 @@ class HttpGoldenPay:
             currency=CURRENCY,
         )
 
-    def _send(self, path: str, body: Mapping[str, object]) -> httpx.Response:
-        try:
-            response = self._client.post(path, json=body)
-        except _NOTHING_SENT as error:
-            raise ProviderUnavailable(
-                f"GoldenPay is unreachable: {type(error).__name__}", outcome_unknown=False
-            ) from error
-        except httpx.TransportError as error:
-            message = f"GoldenPay did not answer POST {path}: {type(error).__name__}"
-            raise ProviderUnavailable(message, outcome_unknown=True) from error
+    def _post(self, path: str, body: Mapping[str, object]) -> httpx.Response:
+        response = self._send("POST", path, json=body)
         status_code = response.status_code
         if status_code >= 500:
             raise ProviderUnavailable(f"GoldenPay failed (HTTP {status_code}).", outcome_unknown=True)

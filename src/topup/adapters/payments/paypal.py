@@ -49,13 +49,13 @@ import re
 import threading
 import time
 from dataclasses import dataclass, replace
-from types import TracebackType
-from typing import Literal, NoReturn, Self, TypeVar
+from typing import Literal, NoReturn, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from topup.adapters.payments.http import HttpProvider
 from topup.services.payments import Checkout, PaymentRefused, PaymentResult, PaymentStatus, ProviderUnavailable
 
 BRAND = "paypal"
@@ -67,8 +67,6 @@ _EXPONENTS = {"USD": 2, "EUR": 2}
 _VALUE = re.compile(r"(\d{1,15})(?:\.(\d{1,2}))?")
 _ISSUE = re.compile(r"[A-Z0-9_]{1,64}")
 _DEBUG_ID = re.compile(r"[A-Za-z0-9]{1,32}")
-# Failures that happen before a byte of the request leaves: PayPal cannot have acted on it.
-_NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 _DECLINE_ISSUES = frozenset({"INSTRUMENT_DECLINED", "TRANSACTION_REFUSED"})
 _REFUSALS = {
     "ORDER_NOT_APPROVED": "invalid_state",
@@ -149,8 +147,10 @@ class _Problem:
     debug_id: str
 
 
-class HttpPayPal:
+class HttpPayPal(HttpProvider):
     """A PayPal REST client; safe to share between threads (one access token, renewed under a lock)."""
+
+    _PROVIDER = "PayPal"
 
     currencies = frozenset({"USD", "EUR"})  # PayPal has no AZN (PROTOCOLS.md): the caller converts
     captures_on_approval = False  # intent AUTHORIZE: the hold can be voided when delivery fails
@@ -167,11 +167,8 @@ class HttpPayPal:
         if not client_id or not client_secret:
             raise ValueError("PayPal needs a client id and a client secret")
         self._credentials = (client_id, client_secret)
-        self._client = httpx.Client(
-            base_url=base_url,
-            headers={"Accept": "application/json"},
-            timeout=httpx.Timeout(timeout_seconds),
-            transport=transport,
+        super().__init__(
+            base_url, headers={"Accept": "application/json"}, timeout_seconds=timeout_seconds, transport=transport
         )
         self._token_lock = threading.Lock()
         self._access_token: str | None = None
@@ -345,17 +342,6 @@ class HttpPayPal:
             currency=current.currency,
         )
 
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()
-
     def _settle(self, order: _Order, reference: str, *, method: str) -> PaymentResult:
         """The payment as it stands; an approved order is authorized first (the hold is taken here)."""
         if order.status != "APPROVED":
@@ -422,12 +408,17 @@ class HttpPayPal:
         headers = {"Prefer": "return=representation"}
         if request_id is not None:
             headers["PayPal-Request-Id"] = request_id
+
+        def send(token: str) -> httpx.Response:  # a GET moves nothing, whatever happened to it
+            authorised = {**headers, "Authorization": f"Bearer {token}"}
+            return self._send(method, path, json=body, headers=authorised, may_have_acted=method != "GET")
+
         token = self._token()
-        response = self._send(method, path, json=body, headers={**headers, "Authorization": f"Bearer {token}"})
+        response = send(token)
         if response.status_code == 401:  # revoked or expired early: PayPal did nothing, so once more with a new one
             self._forget(token)
             token = self._token()
-            response = self._send(method, path, json=body, headers={**headers, "Authorization": f"Bearer {token}"})
+            response = send(token)
         if response.status_code == 401:
             raise ProviderUnavailable("PayPal refused our access token (HTTP 401).", outcome_unknown=False)
         return response
@@ -462,16 +453,6 @@ class HttpPayPal:
         with self._token_lock:
             if self._access_token == token:  # another thread may have renewed it already
                 self._access_token = None
-
-    def _send(self, method: str, path: str, *, json: object, headers: dict[str, str]) -> httpx.Response:
-        try:
-            return self._client.request(method, path, json=json, headers=headers)
-        except _NOTHING_SENT as error:
-            message = f"PayPal is unreachable: {type(error).__name__}"
-            raise ProviderUnavailable(message, outcome_unknown=False) from error
-        except httpx.TransportError as error:
-            message = f"PayPal did not answer {method} {path}: {type(error).__name__}"
-            raise ProviderUnavailable(message, outcome_unknown=method != "GET") from error
 
 
 def _describe(order: _Order, *, method: str) -> PaymentResult:

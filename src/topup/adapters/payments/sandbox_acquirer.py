@@ -29,13 +29,12 @@ import json
 import secrets
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, TypeVar
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.types import Receive, Scope, Send
 
 from topup.adapters.clock import SystemClock
@@ -57,6 +56,16 @@ from topup.adapters.payments.sandbox_cards import (
     Outcome,
     behaviour_of,
 )
+from topup.adapters.payments.sandbox_common import (
+    SandboxError,
+    WebAddress,
+    answer_error,
+    found,
+    html,
+    parse_form,
+    read_bounded,
+    with_query,
+)
 from topup.adapters.payments.sandbox_store import IdempotencyConflict, SandboxStore, State, StoredPayment
 from topup.domain.cards import CardInvalid, CardSummary, check_card, check_cvc
 from topup.services.ports import Clock
@@ -66,14 +75,17 @@ FORM_SIZE_MAX_BYTES = 1024
 GOOGLE_PAY_KEYS_DIRNAME = "google-pay-keys"
 _NO_EXPIRY_CHECK = date(2000, 1, 1)  # check_card refuses years before 2000, so no card is expired on this day
 _CONNECTION = "topup.sandbox.connection"
-_T = TypeVar("_T")
 
 
-class _SandboxError(Exception):
+class _SandboxError(SandboxError):
+    """The acquirer's error shape: {"error": {"code", ...details}}."""
+
     def __init__(self, status_code: int, code: str, **details: object) -> None:
-        super().__init__(code)
-        self.status_code = status_code
-        self.body = {"error": {"code": code, **details}}
+        super().__init__(status_code, {"error": {"code": code, **details}}, name=code)
+
+
+def _not_found() -> _SandboxError:
+    return _SandboxError(404, "not_found")
 
 
 class _CardIn(BaseModel):
@@ -96,21 +108,13 @@ class _NewPayment(BaseModel):
     currency: Literal["AZN", "USD", "EUR", "RUB", "TRY", "CNY"]
     card: _CardIn | None = None
     google_pay: _GooglePayIn | None = None
-    return_url: str = Field(max_length=2048)
+    return_url: WebAddress
 
     @model_validator(mode="after")
     def _one_way_to_pay(self) -> Self:
         if (self.card is None) == (self.google_pay is None):
             raise ValueError("exactly one of card and google_pay")
         return self
-
-    @field_validator("return_url")
-    @classmethod
-    def _web_address(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise ValueError("return_url must be an absolute http(s) address")
-        return value
 
 
 class _Amount(BaseModel):
@@ -221,13 +225,13 @@ class _Sandbox:
         return JSONResponse(self._json(stored), status_code=201 if created else 200)
 
     async def get_payment(self, payment_id: str) -> JSONResponse:
-        return JSONResponse(self._json(_found(self._store.get(payment_id))))
+        return JSONResponse(self._json(found(self._store.get(payment_id), _not_found)))
 
     async def find_payment(self, reference: Annotated[str, Query(min_length=1, max_length=128)]) -> JSONResponse:
-        return JSONResponse(self._json(_found(self._store.latest_for(reference))))
+        return JSONResponse(self._json(found(self._store.latest_for(reference), _not_found)))
 
     async def capture(self, payment_id: str, body: _Amount) -> JSONResponse:
-        payment, _ = _found(self._store.capture(payment_id, body.amount))
+        payment, _ = found(self._store.capture(payment_id, body.amount), _not_found)
         if payment.status in {State.CAPTURED, State.REFUNDED}:  # captured now, or before: the same effect
             return JSONResponse(self._json(payment))
         if payment.status is State.AUTHORISED:
@@ -235,7 +239,7 @@ class _Sandbox:
         raise _SandboxError(409, "invalid_state", status=payment.status.value)
 
     async def void(self, payment_id: str) -> JSONResponse:
-        payment, _ = _found(self._store.void(payment_id))
+        payment, _ = found(self._store.void(payment_id), _not_found)
         if payment.status is State.VOIDED:
             return JSONResponse(self._json(payment))
         raise _SandboxError(409, "invalid_state", status=payment.status.value)
@@ -243,7 +247,7 @@ class _Sandbox:
     async def refund(self, payment_id: str, body: _Amount) -> JSONResponse:
         # Partial refunds carry no key of their own, so a retried one refunds again; the total still never
         # exceeds what was captured. Refunding a fully refunded payment changes nothing.
-        payment, changed = _found(self._store.refund(payment_id, body.amount))
+        payment, changed = found(self._store.refund(payment_id, body.amount), _not_found)
         if changed or payment.status is State.REFUNDED:
             return JSONResponse(self._json(payment))
         if payment.status is State.CAPTURED:
@@ -253,15 +257,15 @@ class _Sandbox:
     async def show_challenge(self, payment_id: str) -> Response:
         payment = self._store.get(payment_id)
         if payment is None:
-            return _html(sandbox_pages.page("Payment not found", ""), status_code=404)
+            return html(sandbox_pages.page("Payment not found", ""), status_code=404)
         if payment.status is not State.REQUIRES_ACTION:
-            return _html(sandbox_pages.settled_page(payment), status_code=409)
-        return _html(sandbox_pages.challenge_page(payment))
+            return html(sandbox_pages.settled_page(payment), status_code=409)
+        return html(sandbox_pages.challenge_page(payment))
 
     async def answer_challenge(self, payment_id: str, form: Annotated[dict[str, str], Depends(_read_form)]) -> Response:
         action = form.get("action")
         if action not in {"approve", "cancel"}:
-            return _html(sandbox_pages.page("Choose Approve or Cancel", ""), status_code=400)
+            return html(sandbox_pages.page("Choose Approve or Cancel", ""), status_code=400)
         decline = AUTHENTICATION_CANCELLED if action == "cancel" else None
         # transStatus Y (authenticated) when the code matches, N (not authenticated) otherwise.
         if action == "approve" and not hmac.compare_digest(
@@ -270,9 +274,9 @@ class _Sandbox:
             decline = AUTHENTICATION_FAILED
         change = self._store.settle_challenge(payment_id, decline)
         if change is None:
-            return _html(sandbox_pages.page("Payment not found", ""), status_code=404)
+            return html(sandbox_pages.page("Payment not found", ""), status_code=404)
         payment, _ = change  # a second submission finds it settled and sends the customer back all the same
-        back = _with_query(payment.return_url, payment=payment.id, status=payment.status.value)
+        back = with_query(payment.return_url, payment=payment.id, status=payment.status.value)
         return RedirectResponse(back, status_code=303)
 
     def _examine(self, card: _CardIn) -> tuple[str, str, Outcome | Decline]:
@@ -373,10 +377,6 @@ def create_sandbox_acquirer(
     app.add_api_route("/challenge/{payment_id}", sandbox.show_challenge, methods=["GET"])
     app.add_api_route("/challenge/{payment_id}", sandbox.answer_challenge, methods=["POST"])
 
-    async def sandbox_error(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, _SandboxError)
-        return JSONResponse(error.body, status_code=error.status_code)
-
     async def invalid_request(request: Request, error: Exception) -> JSONResponse:
         # A body that is not even JSON fails before the credentials are looked at: check them here too.
         if request.url.path.startswith("/payments") and not sandbox.is_authorised(request.headers.get("authorization")):
@@ -386,34 +386,19 @@ def create_sandbox_acquirer(
         fields = [".".join(str(part) for part in item["loc"]) for item in error.errors()]
         return JSONResponse({"error": {"code": "invalid_request", "fields": fields}}, status_code=422)
 
-    app.add_exception_handler(_SandboxError, sandbox_error)
+    app.add_exception_handler(SandboxError, answer_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     return app
 
 
 async def _read_form(request: Request) -> dict[str, str]:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_SIZE_MAX_BYTES:
-            raise _SandboxError(413, "form_too_large")
-    try:
-        fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=8)
-    except ValueError:  # more fields than that
-        raise _SandboxError(400, "invalid_form") from None
-    return {name: values[0] for name, values in fields.items()}
-
-
-def _found(found: _T | None) -> _T:
-    if found is None:
-        raise _SandboxError(404, "not_found")
-    return found
-
-
-def _html(content: str, status_code: int = 200) -> HTMLResponse:
-    # No scripts, nothing from elsewhere, nothing cached: the page is as small as a bank's challenge should be.
-    headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'", "Cache-Control": "no-store"}
-    return HTMLResponse(content, status_code=status_code, headers=headers)
+    body = await read_bounded(request, FORM_SIZE_MAX_BYTES)
+    if body is None:
+        raise _SandboxError(413, "form_too_large")
+    fields = parse_form(body, fields_max=8)
+    if fields is None:
+        raise _SandboxError(400, "invalid_form")
+    return fields
 
 
 def _request_hash(request: _NewPayment, card: _CardIn, *, brand: str, last_four: str) -> str:
@@ -429,10 +414,3 @@ def _token_request_hash(request: _NewPayment, token: str) -> str:
     facts = [request.reference, request.amount, request.currency, request.return_url, "google_pay"]
     facts.append(token_fingerprint(token))
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
-
-
-def _with_query(url: str, **parameters: str) -> str:
-    """`url` with `parameters` appended to its query, leaving what was there untouched."""
-    parts = urlsplit(url)
-    extra = urlencode(parameters)
-    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))

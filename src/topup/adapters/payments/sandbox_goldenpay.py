@@ -32,22 +32,30 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from topup.adapters.clock import SystemClock
 from topup.adapters.payments import sandbox_pages
 from topup.adapters.payments.goldenpay import GoldenPayCode
+from topup.adapters.payments.sandbox_common import (
+    SandboxError,
+    answer_error,
+    create_database,
+    html,
+    read_bounded,
+    read_form,
+    transaction,
+    with_query,
+)
 from topup.domain.calendar import BAKU
 from topup.services.ports import Clock
 
@@ -56,7 +64,6 @@ BODY_SIZE_MAX_BYTES = 4096
 FORM_SIZE_MAX_BYTES = 256
 DESCRIPTION_LENGTH_MAX = 255
 PAYMENT_KEY_LENGTH_MAX = 64
-BUSY_TIMEOUT_SECONDS = 5.0
 LANGUAGES = frozenset({"lv", "en", "ru"})
 # Masked numbers of the sandbox's cards, as getPaymentResult shows them (the first from GoldenPay's fixtures).
 CARD_NUMBERS = {"v": "422865******8101", "m": "555544******4444"}
@@ -131,13 +138,10 @@ class _Store:
 
     def __init__(self, database_path: Path) -> None:
         self._path = database_path
-        database_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._transaction() as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
+        create_database(database_path, _SCHEMA)
 
     def insert(self, payment: _Payment, *, created_at: str) -> None:
-        with self._transaction() as connection:
+        with transaction(self._path) as connection:
             connection.execute(
                 "INSERT INTO goldenpay_payments (payment_key, merchant_name, amount, card_type, description,"
                 " language, state, created_at) VALUES (:payment_key, :merchant_name, :amount, :card_type,"
@@ -180,26 +184,17 @@ class _Store:
         return self._update(statement, payment_key=payment_key, amount=amount)
 
     def _update(self, statement: str, **parameters: Any) -> tuple[_Payment | None, bool]:
-        with self._transaction() as connection:
+        with transaction(self._path) as connection:
             changed = connection.execute(statement, parameters).rowcount
             row = connection.execute(_SELECT, {"payment_key": parameters["payment_key"]}).fetchone()
         return (None if row is None else _Payment(**dict(row))), changed == 1
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # A connection per operation: sqlite3 connections are not to be shared between requests.
-        with closing(sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_SECONDS)) as connection:
-            connection.row_factory = sqlite3.Row
-            with connection:  # commits, or rolls back on an exception
-                yield connection
 
-
-class _Refusal(Exception):
+class _Refusal(SandboxError):
     """An error GoldenPay answers in its own format, with HTTP 200 (assumption)."""
 
     def __init__(self, code: GoldenPayCode) -> None:
-        super().__init__(code.name)
-        self.code = code
+        super().__init__(200, {"status": _status(code), "paymentKey": None}, name=code.name)
 
 
 class _Sandbox:
@@ -279,25 +274,25 @@ class _Sandbox:
         payment_key = _page_key(request)
         payment = self._store.open_page(payment_key, payment_date=self._now()) if payment_key else None
         if payment is None:
-            return _html(sandbox_pages.page("Payment not found", ""), status_code=404)
+            return html(sandbox_pages.page("Payment not found", ""), status_code=404)
         if payment.state not in {"created", "opened"}:
-            return _html(self._settled_page(payment), status_code=409)
-        return _html(self._pay_page(payment))
+            return html(self._settled_page(payment), status_code=409)
+        return html(self._pay_page(payment))
 
     async def answer_page(self, request: Request) -> Response:
         payment_key = _page_key(request)
-        form = await _read_form(request)
+        form = await read_form(request, size_max_bytes=FORM_SIZE_MAX_BYTES, fields_max=4)
         if form is None or form.get("action") not in _OUTCOMES:
-            return _html(sandbox_pages.page("Choose Pay, Decline or Cancel", ""), status_code=400)
+            return html(sandbox_pages.page("Choose Pay, Decline or Cancel", ""), status_code=400)
         state = _OUTCOMES[form["action"]]
         rrn = f"{secrets.randbelow(10**12):012d}"
         payment = (
             self._store.settle(payment_key, state=state, payment_date=self._now(), rrn=rrn) if payment_key else None
         )
         if payment is None:
-            return _html(sandbox_pages.page("Payment not found", ""), status_code=404)
+            return html(sandbox_pages.page("Payment not found", ""), status_code=404)
         # Settled now or before: either way the customer goes back to the merchant, who asks for the result.
-        return RedirectResponse(_with_query(self._return_url, payment_key=payment.payment_key), status_code=303)
+        return RedirectResponse(with_query(self._return_url, payment_key=payment.payment_key), status_code=303)
 
     def _result(self, payment_key: str, hash_code: str, registration: str | None) -> JSONResponse:
         parts = (payment_key,) if registration is None else (payment_key, registration)
@@ -350,7 +345,7 @@ class _Sandbox:
         )
 
     def _settled_page(self, payment: _Payment) -> str:
-        back = _with_query(self._return_url, payment_key=payment.payment_key)
+        back = with_query(self._return_url, payment_key=payment.payment_key)
         return sandbox_pages.page(
             "GoldenPay sandbox",
             f"<p>This payment of {escape(_azn(payment.amount))} is {escape(payment.state)}.</p>"
@@ -390,17 +385,12 @@ def create_sandbox_goldenpay(
     app.add_api_route(f"{service}/refund", sandbox.refund, methods=["POST"])
     app.add_api_route("/web/paypage", sandbox.show_page, methods=["GET"])
     app.add_api_route("/web/paypage", sandbox.answer_page, methods=["POST"])
-
-    async def refusal(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, _Refusal)
-        return JSONResponse({"status": _status(error.code), "paymentKey": None})
-
-    app.add_exception_handler(_Refusal, refusal)
+    app.add_exception_handler(SandboxError, answer_error)
     return app
 
 
 async def _read_json(request: Request) -> dict[str, object]:
-    body = await _read_bounded(request, BODY_SIZE_MAX_BYTES)
+    body = await read_bounded(request, BODY_SIZE_MAX_BYTES)
     try:
         parsed = json.loads(body) if body is not None else None
     except ValueError:
@@ -408,27 +398,6 @@ async def _read_json(request: Request) -> dict[str, object]:
     if not isinstance(parsed, dict):
         raise _Refusal(GoldenPayCode.INVALID_REQUEST)
     return parsed
-
-
-async def _read_form(request: Request) -> dict[str, str] | None:
-    body = await _read_bounded(request, FORM_SIZE_MAX_BYTES)
-    if body is None:
-        return None
-    try:
-        fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=4)
-    except ValueError:  # more fields than that
-        return None
-    return {name: values[0] for name, values in fields.items()}
-
-
-async def _read_bounded(request: Request, size_max_bytes: int) -> bytes | None:
-    """The request body, or None when it is larger than `size_max_bytes` (reading stops there)."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > size_max_bytes:
-            return None
-    return bytes(body)
 
 
 def _text(fields: Mapping[str, object], name: str) -> str:
@@ -461,16 +430,3 @@ def _md5(*parts: str) -> str:
 
 def _azn(amount_qepik: int) -> str:
     return f"{amount_qepik // 100}.{amount_qepik % 100:02d} AZN"
-
-
-def _html(content: str, status_code: int = 200) -> HTMLResponse:
-    # No scripts, nothing from elsewhere, nothing cached.
-    headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'", "Cache-Control": "no-store"}
-    return HTMLResponse(content, status_code=status_code, headers=headers)
-
-
-def _with_query(url: str, **parameters: str) -> str:
-    """`url` with `parameters` appended to its query, leaving what was there untouched."""
-    parts = urlsplit(url)
-    extra = urlencode(parameters)
-    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))

@@ -24,15 +24,16 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from types import MappingProxyType
-from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from topup.adapters.clock import SystemClock
+from topup.adapters.payments import sandbox_pages
 from topup.adapters.payments.google_pay import CURRENCIES
 from topup.adapters.payments.google_pay_token import AuthMethod, GooglePayTokenIssuer, SandboxGooglePayKeys
 from topup.adapters.payments.sandbox_acquirer import AMOUNT_MAX_MINOR
+from topup.adapters.payments.sandbox_common import html, is_web_address, read_form
 from topup.services.ports import Clock
 
 FORM_SIZE_MAX_BYTES = 16_384  # two addresses of 2,048 characters, percent-encoded, and a little more
@@ -117,7 +118,9 @@ class _Sheet:
         return _html(self._sheet_page(payment))
 
     async def answer(self, request: Request) -> Response:
-        fields = await _read_form(request)
+        fields = await read_form(
+            request, size_max_bytes=FORM_SIZE_MAX_BYTES, fields_max=FORM_FIELDS_MAX, keep_blank_values=True
+        )
         if fields is None:
             return _html(_page("This form is too large", ""), status_code=413)
         payment = _payment_request(fields)
@@ -234,29 +237,7 @@ def _payment_request(fields: Mapping[str, str]) -> _PaymentRequest | list[str]:
 
 
 def _is_web_address(url: str) -> bool:
-    if len(url) > URL_LENGTH_MAX:
-        return False
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # a malformed IPv6 host, for instance
-        return False
-    return parts.scheme in {"http", "https"} and bool(parts.netloc)
-
-
-async def _read_form(request: Request) -> dict[str, str] | None:
-    """The posted form's fields (the first value of each), or None when it is too large or has too many."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > FORM_SIZE_MAX_BYTES:
-            return None
-    try:
-        fields = parse_qs(
-            body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=FORM_FIELDS_MAX
-        )
-    except ValueError:  # more fields than that
-        return None
-    return {name: values[0] for name, values in fields.items()}
+    return len(url) <= URL_LENGTH_MAX and is_web_address(url)
 
 
 def _hidden(fields: list[tuple[str, str]]) -> str:
@@ -269,13 +250,8 @@ def _invalid(fields: list[str]) -> HTMLResponse:
 
 
 def _page(title: str, body: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>"
-    )
+    return sandbox_pages.page(title, body, style=_STYLE)
 
 
 def _html(content: str, status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(content, status_code=status_code, headers=_HEADERS)
+    return html(content, status_code, headers=_HEADERS)

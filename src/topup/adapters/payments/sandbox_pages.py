@@ -19,11 +19,12 @@ _STYLE = (
 )
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, *, style: str = _STYLE) -> str:
+    """A whole page: `title` (escaped here) as its title and heading, then `body` (HTML, escaped by the caller)."""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<title>{escape(title)}</title><style>{style}</style></head>"
         f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>"
     )
 

@@ -48,21 +48,33 @@ import secrets
 import sqlite3
 import string
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Literal, TypeVar
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from topup.adapters.clock import SystemClock
 from topup.adapters.payments import sandbox_pages
+from topup.adapters.payments.sandbox_common import (
+    SandboxError,
+    WebAddress,
+    answer_error,
+    connect,
+    create_database,
+    found,
+    html,
+    read_bounded,
+    read_form,
+    with_query,
+)
 from topup.services.ports import Clock
 
 TOKEN_LIFETIME_SECONDS = 32_400  # what PayPal's sandbox typically answers in expires_in (assumption)
@@ -73,7 +85,6 @@ FORM_SIZE_MAX_BYTES = 1024
 REQUEST_ID_LENGTH_MAX = 108
 IDENTIFIER_LENGTH_MAX = 64
 AMOUNT_UNITS_MAX = 1_000_000
-BUSY_TIMEOUT_SECONDS = 5.0
 # PayPal's REST currencies (PROTOCOLS.md) and their decimals.
 CURRENCY_EXPONENTS = {
     **dict.fromkeys(
@@ -89,6 +100,11 @@ _AUTHENTICATION_FAILURE = (
 )
 _INVALID_REQUEST = "Request is not well-formed, syntactically incorrect, or violates schema."
 _UNPROCESSABLE = "The requested action could not be performed, semantically incorrect, or failed business validation."
+# Pages: no scripts, nothing from elsewhere, never framed, nothing cached.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+}
 _Model = TypeVar("_Model", bound=BaseModel)
 
 _SCHEMA = """
@@ -152,7 +168,7 @@ CREATE INDEX IF NOT EXISTS refunds_by_capture ON refunds (capture_id);
 # --- errors, in PayPal's shapes ----------------------------------------------------------------------------
 
 
-class _PayPalError(Exception):
+class _PayPalError(SandboxError):
     """An answer in PayPal's error shape: {name, message, debug_id, details: [{issue, description, ...}], links}."""
 
     def __init__(
@@ -166,32 +182,29 @@ class _PayPalError(Exception):
         field: str | None = None,
         location: str = "body",
     ) -> None:
-        super().__init__(issue or name)
-        self.status_code = status_code
-        self.debug_id = secrets.token_hex(7)[:13]
-        self.body: dict[str, object] = {"name": name, "message": message, "debug_id": self.debug_id}
+        debug_id = secrets.token_hex(7)[:13]
+        body: dict[str, object] = {"name": name, "message": message, "debug_id": debug_id}
         if issue is not None:
             detail = {"issue": issue, "description": description or issue}
             if field is not None:
                 detail |= {"field": field, "location": location}
-            self.body["details"] = [detail]
+            body["details"] = [detail]
         anchor = issue or name
-        self.body["links"] = [
+        body["links"] = [
             {
                 "href": f"https://developer.paypal.com/api/rest/reference/orders/v2/errors/#{anchor}",
                 "rel": "information_link",
                 "method": "GET",
             }
         ]
+        super().__init__(status_code, body, name=issue or name, headers={"PayPal-Debug-Id": debug_id})
 
 
-class _OAuthError(Exception):
+class _OAuthError(SandboxError):
     """The token service answers in OAuth 2's shape: {error, error_description}."""
 
     def __init__(self, status_code: int, error: str, description: str) -> None:
-        super().__init__(error)
-        self.status_code = status_code
-        self.body = {"error": error, "error_description": description}
+        super().__init__(status_code, {"error": error, "error_description": description}, name=error)
 
 
 def _invalid(issue: str, description: str, field: str, *, location: str = "body") -> _PayPalError:
@@ -304,10 +317,7 @@ class _Store:
 
     def __init__(self, database_path: Path) -> None:
         self._path = database_path
-        database_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connection() as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
+        create_database(database_path, _SCHEMA)
 
     def add_token(self, token_hash: str, *, expires_at: datetime, now: datetime) -> None:
         with self._write() as connection:
@@ -421,8 +431,8 @@ class _Store:
         with self._write() as connection:
             first = _claim(connection, request_id, fingerprint, capture_id)
             if first is not None:
-                return _found(_capture(connection, first)), False
-            authorization = _found(_authorization(connection, authorization_id))
+                return found(_capture(connection, first), _not_found), False
+            authorization = found(_authorization(connection, authorization_id), _not_found)
             status = authorization.status_at(now)
             if status == "CAPTURED":
                 raise _unprocessable("AUTHORIZATION_ALREADY_CAPTURED", "Authorization has been previously captured.")
@@ -459,12 +469,12 @@ class _Store:
                 "UPDATE authorizations SET status = 'CAPTURED', update_time = ? WHERE id = ?",
                 (_stamp(now), authorization_id),
             )
-            return _found(_capture(connection, capture_id)), True
+            return found(_capture(connection, capture_id), _not_found), True
 
     def void(self, authorization_id: str, *, request_id: str | None, fingerprint: str, now: datetime) -> _Authorization:
         with self._write() as connection:
             first = _claim(connection, request_id, fingerprint, authorization_id)
-            authorization = _found(_authorization(connection, authorization_id))
+            authorization = found(_authorization(connection, authorization_id), _not_found)
             if first is not None:
                 return authorization
             status = authorization.status_at(now)
@@ -483,7 +493,7 @@ class _Store:
                 "UPDATE orders SET status = 'VOIDED', update_time = ? WHERE id = ?",
                 (_stamp(now), authorization.order_id),
             )
-            return _found(_authorization(connection, authorization_id))
+            return found(_authorization(connection, authorization_id), _not_found)
 
     def refund(
         self,
@@ -498,8 +508,8 @@ class _Store:
         with self._write() as connection:
             first = _claim(connection, request_id, fingerprint, refund_id)
             if first is not None:
-                return _found(_refund(connection, first)), False
-            capture = _found(_capture(connection, capture_id))
+                return found(_refund(connection, first), _not_found), False
+            capture = found(_capture(connection, capture_id), _not_found)
             left_minor = capture.amount_minor - capture.refunded_minor
             if left_minor == 0:
                 raise _unprocessable("CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded.")
@@ -525,7 +535,7 @@ class _Store:
                 "UPDATE captures SET refunded_minor = refunded_minor + ?, update_time = ? WHERE id = ?",
                 (amount_minor, _stamp(now), capture_id),
             )
-            return _found(_refund(connection, refund_id)), True
+            return found(_refund(connection, refund_id), _not_found), True
 
     def authorization(self, authorization_id: str) -> _Authorization | None:
         with self._connection() as connection:
@@ -539,12 +549,9 @@ class _Store:
         with self._connection() as connection:
             return _refund(connection, refund_id)
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        # A connection per operation: sqlite3 connections are not to be shared between threads.
-        with closing(sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)) as connection:
-            connection.row_factory = sqlite3.Row
-            yield connection
+    def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        # Autocommit: a change begins its transaction itself (`_write`), IMMEDIATE.
+        return connect(self._path, autocommit=True)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -599,16 +606,16 @@ def _order_view(connection: sqlite3.Connection, order_id: str) -> _OrderView | N
         create_time=_time(row["create_time"]),
         update_time=_time(row["update_time"]),
     )
-    found = connection.execute("SELECT id FROM authorizations WHERE order_id = ?", (order_id,)).fetchone()
-    authorization = _authorization(connection, found["id"]) if found else None
-    found = connection.execute("SELECT id FROM captures WHERE order_id = ?", (order_id,)).fetchone()
-    capture = _capture(connection, found["id"]) if found else None
+    linked = connection.execute("SELECT id FROM authorizations WHERE order_id = ?", (order_id,)).fetchone()
+    authorization = _authorization(connection, linked["id"]) if linked else None
+    linked = connection.execute("SELECT id FROM captures WHERE order_id = ?", (order_id,)).fetchone()
+    capture = _capture(connection, linked["id"]) if linked else None
     refunds: tuple[_Refund, ...] = ()
     if capture is not None:
         rows = connection.execute(
             "SELECT id FROM refunds WHERE capture_id = ? ORDER BY rowid", (capture.id,)
         ).fetchall()
-        refunds = tuple(_found(_refund(connection, refund["id"])) for refund in rows)
+        refunds = tuple(found(_refund(connection, refund["id"]), _not_found) for refund in rows)
     return _OrderView(order=order, authorization=authorization, capture=capture, refunds=refunds)
 
 
@@ -677,20 +684,12 @@ class _PurchaseUnitIn(BaseModel):
 
 class _ApplicationContextIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    return_url: str = Field(max_length=2048)
-    cancel_url: str = Field(max_length=2048)
+    return_url: WebAddress
+    cancel_url: WebAddress
     brand_name: str | None = Field(None, min_length=1, max_length=127)
     locale: str | None = Field(None, pattern=r"^[a-z]{2}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|[0-9]{3}))?$")
     user_action: Literal["CONTINUE", "PAY_NOW"] = "CONTINUE"
     shipping_preference: Literal["GET_FROM_FILE", "NO_SHIPPING", "SET_PROVIDED_ADDRESS"] = "GET_FROM_FILE"
-
-    @field_validator("return_url", "cancel_url")
-    @classmethod
-    def _web_address(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise ValueError("must be an absolute http(s) address")
-        return value
 
 
 class _OrderIn(BaseModel):
@@ -880,7 +879,7 @@ class _Sandbox:
     # Payments.
 
     async def get_authorization(self, authorization_id: str) -> JSONResponse:
-        authorization = _found(self._store.authorization(authorization_id))
+        authorization = found(self._store.authorization(authorization_id), _not_found)
         return JSONResponse(self._authorization_json(authorization))
 
     async def capture_authorization(self, authorization_id: str, request: Request) -> JSONResponse:
@@ -914,7 +913,7 @@ class _Sandbox:
         return JSONResponse(self._authorization_json(authorization))
 
     async def get_capture(self, capture_id: str) -> JSONResponse:
-        return JSONResponse(self._capture_json(_found(self._store.capture_of(capture_id))))
+        return JSONResponse(self._capture_json(found(self._store.capture_of(capture_id), _not_found)))
 
     async def refund_capture(self, capture_id: str, request: Request) -> JSONResponse:
         body = await _json_body(request, optional=True)
@@ -934,7 +933,7 @@ class _Sandbox:
         return JSONResponse(answer, status_code=201 if created else 200)
 
     async def get_refund(self, refund_id: str) -> JSONResponse:
-        return JSONResponse(self._refund_json(_found(self._store.refund_of(refund_id))))
+        return JSONResponse(self._refund_json(found(self._store.refund_of(refund_id), _not_found)))
 
     # The payer's approval page.
 
@@ -959,7 +958,7 @@ class _Sandbox:
             return _html(sandbox_pages.page("Order not found", "<p>There is no PayPal order to pay here.</p>"), 404)
         order = view.order
         if order.payer_id is None and action == "cancel":  # PayPal records nothing: the order stays CREATED
-            return RedirectResponse(_with_query(order.cancel_url, token=order.id), status_code=303)
+            return RedirectResponse(with_query(order.cancel_url, token=order.id), status_code=303)
         if order.payer_id is None:
             assert action is not None
             view = self._store.approve(order.id, payer_id=_new_id(13), funding=action, now=self._now()) or view
@@ -967,7 +966,7 @@ class _Sandbox:
         if order.payer_id is None:  # still waiting: the approval window has closed
             return _html(_expired_page(order), 410)
         # Approved now, or before (a second submission): back to the shop all the same.
-        return RedirectResponse(_with_query(order.return_url, token=order.id, PayerID=order.payer_id), status_code=303)
+        return RedirectResponse(with_query(order.return_url, token=order.id, PayerID=order.payer_id), status_code=303)
 
     def _order_for_page(self, token: str | None) -> _OrderView | None:
         if not token or len(token) > IDENTIFIER_LENGTH_MAX:
@@ -1112,22 +1111,12 @@ def create_sandbox_paypal(
     app.add_api_route("/checkoutnow", sandbox.show_checkout, methods=["GET"])
     app.add_api_route("/checkoutnow", sandbox.answer_checkout, methods=["POST"])
 
-    async def paypal_error(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, _PayPalError)
-        headers = {"PayPal-Debug-Id": error.debug_id}
-        return JSONResponse(error.body, status_code=error.status_code, headers=headers)
-
-    async def oauth_error(request: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, _OAuthError)
-        return JSONResponse(error.body, status_code=error.status_code)
-
     async def invalid_request(request: Request, error: Exception) -> JSONResponse:
         # Bodies are read by hand, so only a malformed path or query lands here.
         assert isinstance(error, RequestValidationError)
-        return await paypal_error(request, _invalid("INVALID_PARAMETER_SYNTAX", "The request is malformed.", "/"))
+        return await answer_error(request, _invalid("INVALID_PARAMETER_SYNTAX", "The request is malformed.", "/"))
 
-    app.add_exception_handler(_PayPalError, paypal_error)
-    app.add_exception_handler(_OAuthError, oauth_error)
+    app.add_exception_handler(SandboxError, answer_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     return app
 
@@ -1153,7 +1142,7 @@ def _checkout_page(order: _Order) -> str:
 
 
 def _expired_page(order: _Order) -> str:
-    back = _with_query(order.cancel_url, token=order.id)
+    back = with_query(order.cancel_url, token=order.id)
     return sandbox_pages.page(
         "This checkout has expired",
         "<p>PayPal orders must be approved within 3 hours. Nothing was paid.</p>"
@@ -1162,7 +1151,7 @@ def _expired_page(order: _Order) -> str:
 
 
 def _settled_page(order: _Order) -> str:
-    back = _with_query(order.return_url, token=order.id, PayerID=order.payer_id or "")
+    back = with_query(order.return_url, token=order.id, PayerID=order.payer_id or "")
     return sandbox_pages.page(
         "This payment was already approved",
         f'<p>Nothing more to do here.</p><p><a href="{escape(back)}">Return to merchant</a></p>',
@@ -1172,17 +1161,8 @@ def _settled_page(order: _Order) -> str:
 # --- small pieces ----------------------------------------------------------------------------------------------
 
 
-async def _read_body(request: Request, limit_bytes: int) -> bytes | None:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit_bytes:
-            return None
-    return bytes(body)
-
-
 async def _json_body(request: Request, *, optional: bool) -> object:
-    body = await _read_body(request, BODY_SIZE_MAX_BYTES)
+    body = await read_bounded(request, BODY_SIZE_MAX_BYTES)
     if body is None:
         raise _invalid("MALFORMED_REQUEST_JSON", "The request body is too large.", "/")
     if not body.strip() and optional:
@@ -1197,15 +1177,7 @@ async def _json_body(request: Request, *, optional: bool) -> object:
 
 
 async def _read_form(request: Request) -> dict[str, str] | None:
-    """A small urlencoded form, or None when it is too large or has too many fields."""
-    body = await _read_body(request, FORM_SIZE_MAX_BYTES)
-    if body is None:
-        return None
-    try:
-        fields = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=8)
-    except ValueError:
-        return None
-    return {name: values[0] for name, values in fields.items()}
+    return await read_form(request, size_max_bytes=FORM_SIZE_MAX_BYTES, fields_max=8)
 
 
 def _request_id(request: Request) -> str | None:
@@ -1262,26 +1234,5 @@ def _time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp)
 
 
-_T = TypeVar("_T")
-
-
-def _found(found: _T | None) -> _T:
-    if found is None:
-        raise _not_found()
-    return found
-
-
 def _html(content: str, status_code: int = 200) -> HTMLResponse:
-    # No scripts, nothing from elsewhere, never framed, nothing cached.
-    headers = {
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-        "Cache-Control": "no-store",
-    }
-    return HTMLResponse(content, status_code=status_code, headers=headers)
-
-
-def _with_query(url: str, **parameters: str) -> str:
-    """`url` with `parameters` appended to its query, leaving what was there untouched."""
-    parts = urlsplit(url)
-    extra = urlencode(parameters)
-    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
+    return html(content, status_code, headers=_PAGE_HEADERS)

@@ -7,16 +7,13 @@ Every change is one conditional UPDATE (no read-then-write), and idempotency res
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from topup.adapters.payments.sandbox_cards import Decline
-
-BUSY_TIMEOUT_SECONDS = 5.0
+from topup.adapters.payments.sandbox_common import create_database, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS payments (
@@ -83,10 +80,7 @@ class IdempotencyConflict(Exception):
 class SandboxStore:
     def __init__(self, database_path: Path) -> None:
         self._path = database_path
-        database_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._transaction() as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
+        create_database(database_path, _SCHEMA)
 
     def insert(
         self, payment: StoredPayment, *, idempotency_key: str, request_hash: str, created_at: str
@@ -109,7 +103,7 @@ class SandboxStore:
             "return_url": payment.return_url,
             "created_at": created_at,
         }
-        with self._transaction() as connection:
+        with transaction(self._path) as connection:
             inserted = connection.execute(_INSERT, values).rowcount
             row = connection.execute(f"{_SELECT} WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
         if row["request_hash"] != request_hash:
@@ -170,7 +164,7 @@ class SandboxStore:
 
     def _update(self, statement: str, **parameters: Any) -> tuple[StoredPayment, bool] | None:
         """Runs a conditional UPDATE; returns the payment as it now is and whether the statement changed it."""
-        with self._transaction() as connection:
+        with transaction(self._path) as connection:
             changed = connection.execute(statement, parameters).rowcount
             row = connection.execute(f"{_SELECT} WHERE id = ?", (parameters["id"],)).fetchone()
         return None if row is None else (_payment(row), changed == 1)
@@ -180,17 +174,9 @@ class SandboxStore:
         return None if row is None else _payment(row)
 
     def _row(self, query: str, parameter: str) -> sqlite3.Row | None:
-        with self._transaction() as connection:
+        with transaction(self._path) as connection:
             row: sqlite3.Row | None = connection.execute(query, (parameter,)).fetchone()
         return row
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # A connection per operation: requests run on a thread pool, and sqlite3 connections are not to be shared.
-        with closing(sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_SECONDS)) as connection:
-            connection.row_factory = sqlite3.Row
-            with connection:  # commits, or rolls back on an exception
-                yield connection
 
 
 def _payment(row: sqlite3.Row) -> StoredPayment:

@@ -45,13 +45,11 @@ import re
 import secrets
 import sqlite3
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+from collections.abc import Mapping
 from dataclasses import astuple, dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 from fastapi import FastAPI, Request
@@ -59,13 +57,25 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from topup.adapters.clock import SystemClock
 from topup.adapters.payments import sandbox_pages
+from topup.adapters.payments.sandbox_common import (
+    create_database,
+    html,
+    is_web_address,
+    parse_form,
+    read_bounded,
+    transaction,
+    with_query,
+)
 from topup.adapters.payments.webmoney import (
     MOSCOW,
+    PURSE_FORMAT,
     RETVAL_NOT_FOUND,
     RETVAL_NOT_PAID,
     RETVAL_OK,
     RETVAL_REFUND_TOO_LARGE,
     TRANS_DATE_FORMAT,
+    WMID_FORMAT,
+    XML_DTD,
     HashMethod,
     format_amount,
     notification_hash,
@@ -87,7 +97,6 @@ CALLBACK_TIMEOUT_SECONDS = 10.0
 CALLBACK_ANSWER_BYTES_MAX = 1024
 SELLER_ANSWER_CHARS_SHOWN = 200
 SIM_MODE_2_FAILING_EVERY = 5
-BUSY_TIMEOUT_SECONDS = 5.0
 PAYER_WMID = "000000000001"
 PAYER_PURSE_DIGITS = "000000000001"
 
@@ -97,19 +106,12 @@ RETVAL_BAD_WMID = "-2"
 RETVAL_BAD_SIGNATURE = "-6"
 RETVAL_UNKNOWN_PURSE = "1"
 
-_PURSE = re.compile(r"[A-Z][0-9]{12}")
-_WMID = re.compile(r"[0-9]{12}")
 _NUMBER = re.compile(rf"[0-9]{{1,{PAYMENT_NO_DIGITS_MAX}}}")
 _HEX_SIGNATURE = re.compile(r"[0-9A-Fa-f]{64}")
 _CUSTOM_FIELD = re.compile(r"FIELD_[A-Za-z0-9_]{1,32}")
-_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _METHODS = frozenset({"0", "1", "2"})
 _SIM_MODES = frozenset({"0", "1", "2"})
 _XML_FIELDS = frozenset({"wmid", "lmi_payee_purse", "lmi_payment_no", "lmi_payment_no_type", "sha256", "amount"})
-_PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-    "Cache-Control": "no-store",
-}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS invoices (
@@ -210,10 +212,7 @@ class _InvoiceStore:
 
     def __init__(self, database_path: Path) -> None:
         self._path = database_path
-        database_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._transaction() as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
+        create_database(database_path, _SCHEMA)
 
     def insert(self, form: _NewInvoice, *, token: str, created_at: str) -> _Invoice:
         """Keeps the invoice, or returns the one kept before for the same purse and number."""
@@ -236,7 +235,7 @@ class _InvoiceStore:
         }
         names = ", ".join(values)
         placeholders = ", ".join(f":{name}" for name in values)
-        with self._transaction() as connection:
+        with transaction(self._path) as connection:
             connection.execute(
                 f"INSERT INTO invoices ({names}, status) VALUES ({placeholders}, 'pending')"  # noqa: S608 (our names)
                 " ON CONFLICT (purse, payment_no) DO NOTHING",
@@ -250,12 +249,12 @@ class _InvoiceStore:
         return _invoice(row)
 
     def by_token(self, token: str) -> _Invoice | None:
-        with self._transaction() as connection:
+        with transaction(self._path) as connection:
             row = connection.execute(f"{_SELECT} WHERE token = ?", (token,)).fetchone()
         return None if row is None else _invoice(row)
 
     def by_number(self, purse: str, number_type: str, number: str) -> _Invoice | None:
-        with self._transaction() as connection:
+        with transaction(self._path) as connection:
             row = connection.execute(f"{_SELECT} WHERE {_BY_NUMBER_TYPE[number_type]}", (purse, number)).fetchone()
         return None if row is None else _invoice(row)
 
@@ -285,18 +284,10 @@ class _InvoiceStore:
         )
 
     def _update(self, statement: str, **parameters: Any) -> tuple[_Invoice, bool]:
-        with self._transaction() as connection:
+        with transaction(self._path) as connection:
             changed = connection.execute(statement, parameters).rowcount
             row = connection.execute(f"{_SELECT} WHERE token = ?", (parameters["token"],)).fetchone()
         return _invoice(row), changed == 1
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # A connection per operation: sqlite3 connections are not to be shared between requests.
-        with closing(sqlite3.connect(self._path, timeout=BUSY_TIMEOUT_SECONDS)) as connection:
-            connection.row_factory = sqlite3.Row
-            with connection:  # commits, or rolls back on an exception
-                yield connection
 
 
 def _invoice(row: sqlite3.Row) -> _Invoice:
@@ -374,13 +365,9 @@ class _Sandbox:
     async def get_transaction(self, request: Request) -> Response:
         try:
             values = await _read_xml(request)
-            invoice = self._authenticated_invoice(values, signed=())
+            invoice = self._paid_invoice(values, signed=())
         except _XmlError as error:
             return _xml_answer(error.retval, error.description)
-        if invoice is None:
-            return _xml_answer(RETVAL_NOT_FOUND, "Payment with this lmi_payment_no not found for this purse")
-        if not invoice.paid:
-            return _xml_answer(RETVAL_NOT_PAID, "Payment found for this purse, but not paid yet")
         return _xml_answer(RETVAL_OK, "", invoice)
 
     async def refund(self, request: Request) -> Response:
@@ -391,13 +378,9 @@ class _Sandbox:
             amount = parse_amount(values.get("amount", ""))
             if amount is None or amount <= 0:
                 raise _XmlError(RETVAL_BAD_REQUEST, "merchant.request/amount is incorrect")
-            invoice = self._authenticated_invoice(values, signed=(values["amount"],))
+            invoice = self._paid_invoice(values, signed=(values["amount"],))
         except _XmlError as error:
             return _xml_answer(error.retval, error.description)
-        if invoice is None:
-            return _xml_answer(RETVAL_NOT_FOUND, "Payment with this lmi_payment_no not found for this purse")
-        if not invoice.paid:
-            return _xml_answer(RETVAL_NOT_PAID, "Payment found for this purse, but not paid yet")
         refunded, changed = self._store.refund(invoice.token, amount)
         if changed or refunded.refunded == refunded.form.amount:
             return _xml_answer(RETVAL_OK, "", refunded)
@@ -487,10 +470,11 @@ class _Sandbox:
             form.fail_url, form.fail_method, {"LMI_PAYMENT_NO": form.payment_no}, title="Payment not made"
         )
 
-    def _authenticated_invoice(self, values: dict[str, str], *, signed: tuple[str, ...]) -> _Invoice | None:
+    def _paid_invoice(self, values: dict[str, str], *, signed: tuple[str, ...]) -> _Invoice:
+        """The paid invoice an X18-style request names, its signature checked; `_XmlError` otherwise."""
         purse, number = values.get("lmi_payee_purse", ""), values.get("lmi_payment_no", "")
         number_type, wmid = values.get("lmi_payment_no_type", "0") or "0", values.get("wmid", "")
-        if wmid and not _WMID.fullmatch(wmid):
+        if wmid and not WMID_FORMAT.fullmatch(wmid):
             raise _XmlError(RETVAL_BAD_WMID, "merchant.request/wmid is incorrect")
         if purse not in self._currency_of:
             raise _XmlError(RETVAL_UNKNOWN_PURSE, "Merchant purse not found")
@@ -500,7 +484,12 @@ class _Sandbox:
         expected = request_signature(wmid, purse, number, *signed, self._secret_key)
         if not _HEX_SIGNATURE.fullmatch(received) or not hmac.compare_digest(received.upper(), expected):
             raise _XmlError(RETVAL_BAD_SIGNATURE, "sign not right")
-        return self._store.by_number(purse, number_type, str(int(number)))
+        invoice = self._store.by_number(purse, number_type, str(int(number)))
+        if invoice is None:
+            raise _XmlError(RETVAL_NOT_FOUND, "Payment with this lmi_payment_no not found for this purse")
+        if not invoice.paid:
+            raise _XmlError(RETVAL_NOT_PAID, "Payment found for this purse, but not paid yet")
+        return invoice
 
     def _payment_page(self, invoice: _Invoice) -> str:
         form = invoice.form
@@ -533,7 +522,7 @@ def create_sandbox_webmoney(
     browsers reach it."""
     if not secret_key:
         raise ValueError("the sandbox WebMoney needs a secret key")
-    if not purses or any(not _PURSE.fullmatch(purse) for purse in purses.values()):
+    if not purses or any(not PURSE_FORMAT.fullmatch(purse) for purse in purses.values()):
         raise ValueError("the sandbox WebMoney needs purses: a letter and 12 digits each")
     if len(set(purses.values())) != len(purses):
         raise ValueError("each currency needs its own purse")
@@ -610,8 +599,7 @@ def _url(form: dict[str, str], name: str) -> str | None:
     value = form.get(name)
     if not value:
         return None  # WebMoney would take the purse settings' address; the sandbox has none
-    parts = urlsplit(value)
-    if len(value) > URL_CHARS_MAX or parts.scheme not in {"http", "https"} or not parts.netloc:
+    if len(value) > URL_CHARS_MAX or not is_web_address(value):
         raise _FormError(f"{name} must be an absolute http(s) address.")
     return value
 
@@ -623,27 +611,20 @@ def _simulated_failure(form: _NewInvoice) -> bool:
 
 
 async def _read_form(request: Request, *, encoding: str, size_max: int, fields_max: int) -> dict[str, str]:
-    body = await _read_body(request, size_max)
+    body = await read_bounded(request, size_max)
     if body is None:
         raise _FormError("The form is too large.", 413)
-    try:
-        fields = parse_qs(
-            body.decode("ascii", errors="replace"),
-            keep_blank_values=True,
-            max_num_fields=fields_max,
-            encoding=encoding,
-            errors="replace",
-        )
-    except ValueError:  # more fields than that
-        raise _FormError("The form has too many fields.") from None
-    return {name: values[0] for name, values in fields.items()}
+    fields = parse_form(body, fields_max=fields_max, keep_blank_values=True, charset=encoding)
+    if fields is None:
+        raise _FormError("The form has too many fields.")
+    return fields
 
 
 async def _read_xml(request: Request) -> dict[str, str]:
     """The children of a <merchant.request>; `_XmlError` for anything else. A DTD is refused before parsing:
     ElementTree is not hardened against entity tricks."""
-    body = await _read_body(request, XML_SIZE_MAX_BYTES)
-    if body is None or _DTD.search(body):
+    body = await read_bounded(request, XML_SIZE_MAX_BYTES)
+    if body is None or XML_DTD.search(body):
         raise _XmlError(RETVAL_BAD_REQUEST, "general error while parsing the request")
     try:
         root = ET.fromstring(body)  # noqa: S314 (bounded, no DTD)
@@ -652,15 +633,6 @@ async def _read_xml(request: Request) -> dict[str, str]:
     if root.tag != "merchant.request":
         raise _XmlError(RETVAL_BAD_REQUEST, "general error while parsing the request")
     return {child.tag: (child.text or "").strip() for child in root if child.tag in _XML_FIELDS}
-
-
-async def _read_body(request: Request, size_max: int) -> bytes | None:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > size_max:
-            return None
-    return bytes(body)
 
 
 async def _post_form(url: str, fields: dict[str, str]) -> tuple[int, str] | None:
@@ -704,7 +676,7 @@ def _send_back(url: str | None, method: str, parameters: dict[str, str], *, titl
     if url is None:
         return _page(title, "<p>The seller gave no address to return to.</p>")
     if method == "0":
-        return RedirectResponse(_with_query(url, parameters), status_code=303, headers={"Cache-Control": "no-store"})
+        return RedirectResponse(with_query(url, **parameters), status_code=303, headers={"Cache-Control": "no-store"})
     if method == "1":
         inputs = "".join(
             f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">' for name, value in parameters.items()
@@ -714,15 +686,8 @@ def _send_back(url: str | None, method: str, parameters: dict[str, str], *, titl
     return _page(title, f'<p><a href="{escape(url)}">Return to the seller</a></p>')
 
 
-def _with_query(url: str, parameters: dict[str, str]) -> str:
-    """`url` with `parameters` appended to its query, leaving what was there untouched."""
-    parts = urlsplit(url)
-    extra = urlencode(parameters)
-    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
-
-
 def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(sandbox_pages.page(title, body), status_code=status_code, headers=_PAGE_HEADERS)
+    return html(sandbox_pages.page(title, body), status_code)
 
 
 def _error_page(message: str, status_code: int) -> HTMLResponse:

@@ -39,12 +39,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
 
+from topup.adapters.payments.http import HttpProvider
 from topup.services.payments import (
     Checkout,
     NotificationRejected,
@@ -80,17 +80,15 @@ _REFUSED_REQUEST = frozenset({"-100", "-2", "-3", "-6", "-7", "1", "2", "3", "4"
 
 _REFERENCE = re.compile(r"[0-9a-f]{32}")
 _PROVIDER_REFERENCE = re.compile(r"([A-Z]{3})-([1-9][0-9]{0,15}|0)")
-_PURSE = re.compile(r"[A-Z][0-9]{12}")
-_WMID = re.compile(r"[0-9]{12}")
+PURSE_FORMAT = re.compile(r"[A-Z][0-9]{12}")
+WMID_FORMAT = re.compile(r"[0-9]{12}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _NUMBER = re.compile(r"[0-9]{1,20}")
 _RETVAL = re.compile(r"-?[0-9]{1,6}")
 _AMOUNT = re.compile(rf"(0|[1-9][0-9]{{0,{AMOUNT_DIGITS_MAX - 1}}})(?:\.([0-9]{{1,2}}))?")
-_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+XML_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _HASH_METHOD_BY_LENGTH: dict[int, HashMethod] = {32: "md5", 64: "sha256"}
 _SIGN_LENGTH = 132  # a WMSigner signature: needs WebMoney's keys, cannot be checked here
-# Failures that happen before a byte of the request leaves: WebMoney cannot have acted on it.
-_NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 # The classic LMI_HASH: these values, in this order, with the secret key between them, no separator.
 HASHED_FIELDS_BEFORE_SECRET = (
@@ -160,7 +158,10 @@ def request_signature(*parts: str) -> str:
     return hashlib.sha256("".join(parts).encode()).hexdigest().upper()
 
 
-class WebMoneyMerchant:
+class WebMoneyMerchant(HttpProvider):
+    _PROVIDER = "WebMoney"
+    _UNREACHABLE_SAYS_WHY = True
+
     def __init__(
         self,
         base_url: str,
@@ -181,7 +182,7 @@ class WebMoneyMerchant:
         if not purses:
             raise ValueError("WebMoney needs at least one purse")
         for currency, purse in purses.items():
-            if not _CURRENCY.fullmatch(currency) or not _PURSE.fullmatch(purse):
+            if not _CURRENCY.fullmatch(currency) or not PURSE_FORMAT.fullmatch(purse):
                 raise ValueError("a WebMoney purse is a currency code mapped to a letter and 12 digits")
         if len(set(purses.values())) != len(purses):
             raise ValueError("each currency needs its own WebMoney purse")
@@ -189,7 +190,7 @@ class WebMoneyMerchant:
             raise ValueError("WebMoney needs the purse's secret key")
         if hash_method not in _HASH_METHOD_BY_LENGTH.values():
             raise ValueError("hash_method is sha256 or md5")
-        if wmid and not _WMID.fullmatch(wmid):
+        if wmid and not WMID_FORMAT.fullmatch(wmid):
             raise ValueError("a WMID is 12 digits")
         parts = urlsplit(result_url)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
@@ -204,9 +205,7 @@ class WebMoneyMerchant:
         self._hash_method = hash_method
         self._wmid = wmid
         self._base_url = base_url.rstrip("/")
-        self._client = httpx.Client(
-            base_url=self._base_url, timeout=httpx.Timeout(timeout_seconds), transport=transport
-        )
+        super().__init__(self._base_url, timeout_seconds=timeout_seconds, transport=transport)
 
     @property
     def result_url(self) -> str:
@@ -331,17 +330,6 @@ class WebMoneyMerchant:
             raise PaymentRefused("The refund exceeds what is left of the payment.", code="invalid_amount")
         raise _unexpected(retval, "refund")
 
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()
-
     def _check_hash(self, fields: Mapping[str, str]) -> None:
         received = fields["LMI_HASH"].strip().upper()
         if len(received) == _SIGN_LENGTH:
@@ -368,7 +356,9 @@ class WebMoneyMerchant:
         # Strict formats also shut out a length extension of the hash, which would append bytes to LMI_PAYER_WM.
         payer_purse = fields.get("LMI_PAYER_PURSE") or None
         payer_wm = fields.get("LMI_PAYER_WM") or None
-        if (payer_purse and not _PURSE.fullmatch(payer_purse)) or (payer_wm and not _WMID.fullmatch(payer_wm)):
+        if (payer_purse and not PURSE_FORMAT.fullmatch(payer_purse)) or (
+            payer_wm and not WMID_FORMAT.fullmatch(payer_wm)
+        ):
             raise NotificationRejected("The payer's purse or WMID is malformed.", code="malformed")
         reference = fields.get(REFERENCE_FIELD) or None
         # FIELD_REFERENCE is outside the hash: the payer could have changed it in the form. The number is signed.
@@ -438,13 +428,8 @@ class WebMoneyMerchant:
         ):
             ET.SubElement(request, name).text = value
         body = ET.tostring(request, encoding="utf-8", xml_declaration=True)
-        try:
-            response = self._client.post(path, content=body, headers={"Content-Type": "text/xml; charset=utf-8"})
-        except _NOTHING_SENT as error:
-            raise ProviderUnavailable(f"WebMoney is unreachable: {error}", outcome_unknown=False) from error
-        except httpx.TransportError as error:
-            message = f"WebMoney did not answer {path}: {type(error).__name__}"
-            raise ProviderUnavailable(message, outcome_unknown=True) from error
+        headers = {"Content-Type": "text/xml; charset=utf-8"}
+        response = self._send("POST", path, content=body, headers=headers, request_name=path)
         return _answer(response, path)
 
     def _reference_parts(self, provider_reference: str) -> tuple[str, str] | None:
@@ -469,7 +454,7 @@ def _answer(response: httpx.Response, path: str) -> ET.Element:
     # ElementTree is not hardened against entity tricks (defusedxml is not available): only our configured host
     # is read, and a body with a DTD is refused outright.
     try:
-        if status_code != 200 or len(content) > ANSWER_BYTES_MAX or _DTD.search(content):
+        if status_code != 200 or len(content) > ANSWER_BYTES_MAX or XML_DTD.search(content):
             raise ValueError(status_code)
         root = ET.fromstring(content)  # noqa: S314 (no DTD, as checked above)
         if root.tag != "merchant.response" or not _RETVAL.fullmatch((root.findtext("retval") or "").strip()):
