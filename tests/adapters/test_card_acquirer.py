@@ -15,8 +15,9 @@ import pytest
 import uvicorn
 
 from tests.adapters.support import TRANSPORT_FAILURES, Handler, new_reference, raises, responds
-from topup.adapters.payments import HttpCardAcquirer, PaymentRefused, create_sandbox_acquirer
-from topup.services.payments import CardDetails, PaymentResult, PaymentStatus, ProviderUnavailable
+from topup.adapters.payments.card_acquirer import HttpCardAcquirer
+from topup.adapters.payments.sandbox_acquirer import create_sandbox_acquirer
+from topup.services.payments import CardDetails, PaymentRefused, PaymentResult, PaymentStatus, ProviderUnavailable
 
 SECRET = "sandbox-test-secret"
 RETURN_URL = "https://shop.example/checkout/return?order=o-1"
