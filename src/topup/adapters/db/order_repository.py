@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 
 from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.tables import order_transitions, orders
@@ -30,23 +30,58 @@ _MUTABLE = (
 )
 
 
+# Statements of the order saga's hot path, built once (SQLAlchemy then reuses their compiled form).
+_INSERT = insert(orders)
+_TRANSITION_COLUMNS = (
+    order_transitions.c.source.label("t_source"),
+    order_transitions.c.target.label("t_target"),
+    order_transitions.c.reason.label("t_reason"),
+    order_transitions.c.at.label("t_at"),
+)
+# One order with its history in one round trip: a row per transition (an order has a handful).
+_ONE = (
+    select(orders, *_TRANSITION_COLUMNS)
+    .outerjoin(order_transitions, order_transitions.c.order_id == orders.c.id)
+    .where(orders.c.id == bindparam("order_id"))
+    .order_by(order_transitions.c.id)
+)
+_ONE_FOR_UPDATE = _ONE.with_for_update(of=orders)
+_SAVE = (
+    update(orders)
+    .where(orders.c.id == bindparam("saved_id"))
+    .values({column: bindparam(column) for column in _MUTABLE})
+)
+_NOT_REFUSED = orders.c.state.not_in([OrderState.FAILED.value, OrderState.CANCELLED.value])
+_USAGE = select(func.count(), func.coalesce(func.sum(orders.c.amount_qepik), 0), func.max(orders.c.created_at))
+_USAGE_OF_NUMBER = _USAGE.where(
+    orders.c.msisdn == bindparam("msisdn"), orders.c.created_at >= bindparam("since"), _NOT_REFUSED
+)
+_USAGE_OF_CARD = _USAGE.where(
+    orders.c.card_fingerprint == bindparam("fingerprint"), orders.c.created_at >= bindparam("since"), _NOT_REFUSED
+)
+
+
 class SqlOrderRepository:
     def __init__(self, handle: ConnectionHandle) -> None:
         self._handle = handle
         self._saved_transitions: dict[str, int] = {}
 
     def add(self, order: Order) -> None:
-        row = _row(order)
-        self._handle.connection.execute(insert(orders).values(**row))
+        self._handle.connection.execute(_INSERT, _row(order))
         self._saved_transitions[order.id] = 0
         self._write_new_transitions(order)
 
     def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
-        query = select(orders).where(orders.c.id == order_id)
-        if for_update:
-            query = query.with_for_update()
-        found = self._load(self._handle.connection.execute(query).all())
-        return found[0] if found else None
+        rows = self._handle.connection.execute(_ONE_FOR_UPDATE if for_update else _ONE, {"order_id": order_id}).all()
+        if not rows:
+            return None
+        history = [
+            Transition(OrderState(row.t_source), OrderState(row.t_target), row.t_reason, row.t_at)
+            for row in rows
+            if row.t_source is not None
+        ]
+        values = {key: value for key, value in rows[0]._mapping.items() if not key.startswith("t_")}
+        return self._order(values, history)
 
     def by_delivered_transaction(self, transaction_id: str) -> Order | None:
         rows = self._handle.connection.execute(
@@ -76,21 +111,17 @@ class SqlOrderRepository:
                 .order_by(order_transitions.c.id)
             ):
                 histories[t.order_id].append(Transition(OrderState(t.source), OrderState(t.target), t.reason, t.at))
-        loaded = []
-        for row in rows:
-            history = histories[row.id]
-            self._saved_transitions[row.id] = len(history)
-            values: dict[str, Any] = dict(row._mapping)
-            state = OrderState(values.pop("state"))
-            values["payment_method"] = PaymentMethod(values["payment_method"])
-            loaded.append(Order(**values, status=OrderStatus(state=state, history=history)))
-        return loaded
+        return [self._order(dict(row._mapping), histories[row.id]) for row in rows]
+
+    def _order(self, values: dict[str, Any], history: list[Transition]) -> Order:
+        self._saved_transitions[values["id"]] = len(history)
+        state = OrderState(values.pop("state"))
+        values["payment_method"] = PaymentMethod(values["payment_method"])
+        return Order(**values, status=OrderStatus(state=state, history=history))
 
     def save(self, order: Order) -> Sequence[Transition]:
         row = _row(order)
-        self._handle.connection.execute(
-            update(orders).where(orders.c.id == order.id).values(**{key: row[key] for key in _MUTABLE})
-        )
+        self._handle.connection.execute(_SAVE, {"saved_id": order.id, **{key: row[key] for key in _MUTABLE}})
         return self._write_new_transitions(order)
 
     def due_for_check(self, *, now: datetime, limit: int) -> list[str]:
@@ -125,17 +156,13 @@ class SqlOrderRepository:
 
     def usage(self, *, msisdn: str | None, card_fingerprint: str | None, since: datetime) -> Usage:
         """Orders since `since` for a number or a card that were not refused: count, AZN value, latest."""
-        query = select(
-            func.count(), func.coalesce(func.sum(orders.c.amount_qepik), 0), func.max(orders.c.created_at)
-        ).where(
-            orders.c.created_at >= since,
-            orders.c.state.not_in([OrderState.FAILED.value, OrderState.CANCELLED.value]),
-        )
-        if msisdn is not None:
-            query = query.where(orders.c.msisdn == msisdn)
-        if card_fingerprint is not None:
-            query = query.where(orders.c.card_fingerprint == card_fingerprint)
-        count, amount, latest = self._handle.connection.execute(query).one()
+        if msisdn is not None and card_fingerprint is None:
+            query, parameters = _USAGE_OF_NUMBER, {"msisdn": msisdn, "since": since}
+        elif card_fingerprint is not None and msisdn is None:
+            query, parameters = _USAGE_OF_CARD, {"fingerprint": card_fingerprint, "since": since}
+        else:
+            raise ValueError("usage is counted for a number or for a card")
+        count, amount, latest = self._handle.connection.execute(query, parameters).one()
         if latest is not None and latest.tzinfo is None:
             latest = latest.replace(tzinfo=UTC)
         return Usage(int(count), int(amount), latest)

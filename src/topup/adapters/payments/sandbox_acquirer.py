@@ -16,9 +16,10 @@ the sandbox payment sheet seals with), then:
   of a request already recorded (same Idempotency-Key, same token) gets its payment even after the token
   expired: the repeat is answered before the token is looked at.
 
-Its handlers are `async def` although they do (quick) SQLite work: the sandbox is usually mounted in the same
-server as the API, whose request threads wait on it over HTTP; were its handlers to need the same thread pool,
-a burst of orders would take every thread and the sandbox could never answer.
+Its handlers are `async def`, and their SQLite work runs on the sandbox's own small thread pool (`off_loop`): the
+sandbox is usually mounted in the same server as the API, whose request threads wait on it over HTTP; were its
+handlers to need the same thread pool, a burst of orders would take every thread and the sandbox could never
+answer; were they to block the event loop, one write waiting for the file's lock would stall the process.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from topup.adapters.payments.sandbox_common import (
     answer_error,
     found,
     html,
+    off_loop,
     parse_form,
     read_bounded,
     with_query,
@@ -188,7 +190,7 @@ class _Sandbox:
         else:
             request_hash = _token_request_hash(request, request.google_pay.token)
             try:
-                earlier = self._store.replay(idempotency_key, request_hash=request_hash)
+                earlier = await off_loop(self._store.replay, idempotency_key, request_hash=request_hash)
             except IdempotencyConflict:
                 raise _SandboxError(409, "idempotency_conflict") from None
             if earlier is not None:
@@ -212,7 +214,8 @@ class _Sandbox:
             return_url=request.return_url,
         )
         try:
-            stored, created = self._store.insert(
+            stored, created = await off_loop(
+                self._store.insert,
                 payment,
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
@@ -225,13 +228,13 @@ class _Sandbox:
         return JSONResponse(self._json(stored), status_code=201 if created else 200)
 
     async def get_payment(self, payment_id: str) -> JSONResponse:
-        return JSONResponse(self._json(found(self._store.get(payment_id), _not_found)))
+        return JSONResponse(self._json(found(await off_loop(self._store.get, payment_id), _not_found)))
 
     async def find_payment(self, reference: Annotated[str, Query(min_length=1, max_length=128)]) -> JSONResponse:
-        return JSONResponse(self._json(found(self._store.latest_for(reference), _not_found)))
+        return JSONResponse(self._json(found(await off_loop(self._store.latest_for, reference), _not_found)))
 
     async def capture(self, payment_id: str, body: _Amount) -> JSONResponse:
-        payment, _ = found(self._store.capture(payment_id, body.amount), _not_found)
+        payment, _ = found(await off_loop(self._store.capture, payment_id, body.amount), _not_found)
         if payment.status in {State.CAPTURED, State.REFUNDED}:  # captured now, or before: the same effect
             return JSONResponse(self._json(payment))
         if payment.status is State.AUTHORISED:
@@ -239,7 +242,7 @@ class _Sandbox:
         raise _SandboxError(409, "invalid_state", status=payment.status.value)
 
     async def void(self, payment_id: str) -> JSONResponse:
-        payment, _ = found(self._store.void(payment_id), _not_found)
+        payment, _ = found(await off_loop(self._store.void, payment_id), _not_found)
         if payment.status is State.VOIDED:
             return JSONResponse(self._json(payment))
         raise _SandboxError(409, "invalid_state", status=payment.status.value)
@@ -247,7 +250,7 @@ class _Sandbox:
     async def refund(self, payment_id: str, body: _Amount) -> JSONResponse:
         # Partial refunds carry no key of their own, so a retried one refunds again; the total still never
         # exceeds what was captured. Refunding a fully refunded payment changes nothing.
-        payment, changed = found(self._store.refund(payment_id, body.amount), _not_found)
+        payment, changed = found(await off_loop(self._store.refund, payment_id, body.amount), _not_found)
         if changed or payment.status is State.REFUNDED:
             return JSONResponse(self._json(payment))
         if payment.status is State.CAPTURED:
@@ -255,7 +258,7 @@ class _Sandbox:
         raise _SandboxError(409, "invalid_state", status=payment.status.value)
 
     async def show_challenge(self, payment_id: str) -> Response:
-        payment = self._store.get(payment_id)
+        payment = await off_loop(self._store.get, payment_id)
         if payment is None:
             return html(sandbox_pages.page("Payment not found", ""), status_code=404)
         if payment.status is not State.REQUIRES_ACTION:
@@ -272,7 +275,7 @@ class _Sandbox:
             form.get("otp", "").strip().encode(), CHALLENGE_CODE.encode()
         ):
             decline = AUTHENTICATION_FAILED
-        change = self._store.settle_challenge(payment_id, decline)
+        change = await off_loop(self._store.settle_challenge, payment_id, decline)
         if change is None:
             return html(sandbox_pages.page("Payment not found", ""), status_code=404)
         payment, _ = change  # a second submission finds it settled and sends the customer back all the same
