@@ -22,6 +22,7 @@ from topup.adapters.webhook_sender import HttpWebhookSender
 from topup.config import Settings
 from topup.domain.money import parse_amount
 from topup.domain.orders import PaymentMethod
+from topup.services.charging import Charging
 from topup.services.order_saga import CHECK_DELAYS, OrderLimits, Saga
 from topup.services.payments import CardAcquirer, RedirectProvider
 from topup.services.ports import Clock, ReceiptCodes
@@ -108,6 +109,10 @@ class Application:
             sheet_url = settings.google_pay_sheet_url or f"{settings.public_base_url}/sandbox/googlepay"
             providers[PaymentMethod.GOOGLE_PAY] = GooglePaySheet(sheet_url, acquirer)
         return providers
+
+    @property
+    def charging(self) -> Charging:
+        return Charging(self.clock, self.codes, validity=timedelta(seconds=self.settings.charging_session_seconds))
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.caches, self.clock)

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     order_number_daily_amount_max: str = "1000.00"
     order_card_daily_count_max: int = Field(default=20, ge=1)
     order_card_daily_amount_max: str = "2000.00"
+    # How long a charging session may go unheard before the worker ends it, charging what it reported.
+    charging_session_seconds: int = Field(default=300, ge=10, le=86_400)
     # How long a quote's exchange rate stays locked.
     quote_lock_seconds: int = Field(default=900, ge=30, le=86_400)
 

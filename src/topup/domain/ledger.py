@@ -33,6 +33,8 @@ class TransactionKind(StrEnum):
     TOPUP = "topup"
     BUNDLE_PURCHASE = "bundle_purchase"
     REVERSAL = "reversal"  # undoes another transaction exactly (a refunded order's delivery)
+    RESERVATION = "reservation"  # units held for a charging session (not shown in a line's history)
+    USAGE = "usage"  # the end of a charging session: what was used is charged, the rest released
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,7 +78,7 @@ class Line:
     iccid: str | None = None
     valid_until: date | None = None  # last day (Asia/Baku) of the usage period; None for postpaid lines
 
-    def _ensure_open(self) -> None:
+    def ensure_open(self) -> None:
         if self.status is LineStatus.BARRED:
             raise LineBarred("This line is barred: it cannot be topped up or charged.", msisdn=self.msisdn.e164)
         if self.status is LineStatus.CLOSED:
@@ -86,7 +86,7 @@ class Line:
 
     def plan_top_up(self, operator: Operator, amount_qepik: int, *, today: date, vat_bp: int) -> TopUpPlan:
         """Check a top-up and work out the new usage period: the unused remainder is kept and extended."""
-        self._ensure_open()
+        self.ensure_open()
         operator.ensure_open()
         operator.topup.check_amount(amount_qepik)
         if self.valid_until is not None and today > self.valid_until + timedelta(days=operator.topup.grace_days):
@@ -105,7 +105,7 @@ class Line:
     def plan_bundle_purchase(
         self, bundle: Bundle, *, now: datetime, today: date, vat_bp: int, same_bundle_active: bool
     ) -> BundlePurchasePlan:
-        self._ensure_open()
+        self.ensure_open()
         if self.valid_until is not None and today > self.valid_until:
             raise LineValidityExpired(
                 "This line's usage period has ended: top it up before buying a bundle.",

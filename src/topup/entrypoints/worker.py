@@ -12,15 +12,15 @@ import logging
 import threading
 
 from topup.bootstrap import Application
-from topup.services import orders, webhooks
+from topup.services import charging, orders, webhooks
 
 logger = logging.getLogger("topup.worker")
 BATCH_SIZE = 50
 
 
 def run_once(application: Application) -> int:
-    """Settle every order that is due now, then deliver due webhooks, batch by batch. Returns how many orders
-    and events were looked at."""
+    """Settle every order that is due now, deliver due webhooks, and end charging sessions not heard from in
+    time, batch by batch. Returns how many orders, events and sessions were looked at."""
 
     def settle() -> int:
         return orders.settle_due(application.uow(), application.saga, limit=BATCH_SIZE)
@@ -28,8 +28,11 @@ def run_once(application: Application) -> int:
     def deliver() -> int:
         return webhooks.deliver_due(application.uow(), application.clock, application.webhook_sender, limit=BATCH_SIZE)
 
+    def end_silent_sessions() -> int:
+        return charging.end_expired(application.uow(), application.charging, limit=BATCH_SIZE)
+
     total = 0
-    for step in (settle, deliver):
+    for step in (settle, deliver, end_silent_sessions):
         while True:
             seen = step()
             total += seen

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, Self
 
 from topup.domain.catalogue import Catalogue
+from topup.domain.charging import ChargingSession
 from topup.domain.history import TransactionRecord
 from topup.domain.ledger import AccountKind, AccountState, Bucket, Transfer, Unit
 from topup.domain.limits import Usage
@@ -150,6 +151,18 @@ class OrderRepository(Protocol):
         created_to: datetime | None,
         limit: int,
     ) -> list[Order]: ...
+
+
+class ChargingRepository(Protocol):
+    def add(self, session: ChargingSession) -> None: ...
+
+    def get(self, session_id: str, *, for_update: bool = False) -> ChargingSession | None: ...
+
+    def save(self, session: ChargingSession) -> None: ...
+
+    def expired(self, *, now: datetime, limit: int) -> list[str]:
+        """Ids of open sessions not heard from by `now`, oldest first."""
+        ...
 
 
 class WebhookRepository(Protocol):
@@ -327,6 +340,9 @@ class UnitOfWork(Protocol):
 
     @property
     def webhooks(self) -> WebhookRepository: ...
+
+    @property
+    def charging(self) -> ChargingRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -264,6 +264,32 @@ order_transitions = Table(
     Column("at", UtcDateTime, nullable=False),
 )
 
+charging_sessions = Table(
+    "charging_sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("msisdn", String(16), nullable=False, index=True),
+    Column("operator", String(32), nullable=False),
+    Column("service", String(8), nullable=False),
+    Column("roaming", Boolean, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("request_number", Integer, nullable=False),
+    Column("holds", Text, nullable=False),  # JSON [[bucket account id, units], ...]
+    Column("money_units", BigInteger, nullable=False),
+    Column("money_qepik", BigInteger, nullable=False),
+    Column("used_units", BigInteger, nullable=False),
+    Column("charged_qepik", BigInteger, nullable=False),
+    Column("last_answer", Text, nullable=False),
+    Column("transaction_id", String(32)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    CheckConstraint("service IN ('data', 'voice', 'sms')", name="service_known"),
+    CheckConstraint("state IN ('open', 'terminated')", name="state_known"),
+    CheckConstraint("used_units >= 0 AND money_units >= 0 AND money_qepik >= 0", name="units_not_negative"),
+    Index("ix_charging_sessions_state_expires_at", "state", "expires_at"),
+)
+
 webhooks = Table(
     "webhooks",
     metadata,

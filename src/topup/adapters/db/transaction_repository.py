@@ -40,6 +40,8 @@ class SqlTransactionRepository:
         query = select(table).where(table.c.msisdn == msisdn.e164)
         if kinds:
             query = query.where(table.c.kind.in_(list(kinds)))
+        else:  # holds come and go with every charging session: a line's history shows what was charged
+            query = query.where(table.c.kind != TransactionKind.RESERVATION.value)
         if created_from is not None:
             query = query.where(table.c.created_at >= created_from)
         if created_to is not None:

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, RootTransaction
 
 from topup.adapters.db.access_store import SqlApiKeyRepository, SqlIdempotencyStore
 from topup.adapters.db.catalogue_store import CatalogueCache, SqlCatalogueStore
+from topup.adapters.db.charging_store import SqlChargingRepository
 from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.ledger_store import SqlLedger, SystemAccountCache
 from topup.adapters.db.line_repository import SqlLineRepository, SqlPortRepository
@@ -48,6 +49,7 @@ class SqlUnitOfWork:
         self.quotes = SqlQuoteRepository(self._handle)
         self.orders = SqlOrderRepository(self._handle)
         self.webhooks = SqlWebhookRepository(self._handle)
+        self.charging = SqlChargingRepository(self._handle)
 
     def __enter__(self) -> Self:
         if self._depth == 0:

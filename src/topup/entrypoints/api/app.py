@@ -23,6 +23,7 @@ from topup.entrypoints.api.deps import ApiKeyCache, AppDep
 from topup.entrypoints.api.errors import install_error_handlers
 from topup.entrypoints.api.routes import (
     catalogue,
+    charging,
     lines,
     numbers,
     orders,
@@ -66,7 +67,7 @@ def create_app(application: Application) -> FastAPI:
 
     app.add_middleware(BodyLimit, bytes_max=BODY_BYTES_MAX)
 
-    for module in (numbers, catalogue, lines, topups, quotes, orders, providers, webhooks, transactions):
+    for module in (numbers, catalogue, lines, topups, quotes, orders, providers, charging, webhooks, transactions):
         app.include_router(module.router, prefix="/v1")
     if application.settings.sandbox_enabled:
         mount_sandboxes(app, application.settings)

@@ -113,3 +113,28 @@ class NewWebhook(Strict):
     events: list[StrictStr] = Field(
         default_factory=lambda: ["order.completed", "order.failed", "order.refunded"], max_length=10
     )
+
+
+class NewChargingSession(Strict):
+    msisdn: StrictStr = Field(max_length=32)
+    service: Literal["data", "voice", "sms"]
+    requested_units: int = Field(description="KB for data, seconds for voice, messages for SMS", examples=[51_200])
+    roaming: bool = False
+
+
+class ChargingUpdate(Strict):
+    request_number: int = Field(ge=1, le=1_000_000, description="1 for the first update, then one more each time")
+    used_units: int = Field(description="used since the previous report")
+    requested_units: int = 0
+
+
+class ChargingEnd(Strict):
+    request_number: int = Field(ge=1, le=1_000_000)
+    used_units: int = Field(description="used since the previous report")
+
+
+class ChargingEvent(Strict):
+    msisdn: StrictStr = Field(max_length=32)
+    service: Literal["sms"]
+    units: int = 1
+    roaming: bool = False

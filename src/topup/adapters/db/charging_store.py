@@ -1,0 +1,110 @@
+"""Charging sessions: one row each, its holds as JSON (a session holds from a handful of buckets at most)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, insert, select, update
+
+from topup.adapters.db.handle import ConnectionHandle
+from topup.adapters.db.tables import charging_sessions
+from topup.domain.charging import ChargingSession, Hold, Service, SessionState
+
+_INSERT = insert(charging_sessions)
+_ONE = select(charging_sessions).where(charging_sessions.c.id == bindparam("session_id"))
+_ONE_FOR_UPDATE = _ONE.with_for_update()
+_MUTABLE = (
+    "state",
+    "request_number",
+    "holds",
+    "money_units",
+    "money_qepik",
+    "used_units",
+    "charged_qepik",
+    "last_answer",
+    "transaction_id",
+    "updated_at",
+    "expires_at",
+)
+_SAVE = (
+    update(charging_sessions)
+    .where(charging_sessions.c.id == bindparam("saved_id"))
+    .values({column: bindparam(column) for column in _MUTABLE})
+)
+
+
+class SqlChargingRepository:
+    def __init__(self, handle: ConnectionHandle) -> None:
+        self._handle = handle
+
+    def add(self, session: ChargingSession) -> None:
+        self._handle.connection.execute(_INSERT, _row(session))
+
+    def get(self, session_id: str, *, for_update: bool = False) -> ChargingSession | None:
+        row = self._handle.connection.execute(
+            _ONE_FOR_UPDATE if for_update else _ONE, {"session_id": session_id}
+        ).first()
+        return None if row is None else _session(row)
+
+    def save(self, session: ChargingSession) -> None:
+        row = _row(session)
+        self._handle.connection.execute(_SAVE, {"saved_id": session.id, **{key: row[key] for key in _MUTABLE}})
+
+    def expired(self, *, now: datetime, limit: int) -> list[str]:
+        """Open sessions not heard from in time, oldest first; on PostgreSQL rows another worker is ending are
+        skipped."""
+        query = (
+            select(charging_sessions.c.id)
+            .where(charging_sessions.c.state == SessionState.OPEN.value, charging_sessions.c.expires_at <= now)
+            .order_by(charging_sessions.c.expires_at)
+            .limit(limit)
+        )
+        if self._handle.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [row.id for row in self._handle.connection.execute(query)]
+
+
+def _row(session: ChargingSession) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "msisdn": session.msisdn,
+        "operator": session.operator,
+        "service": session.service.value,
+        "roaming": session.roaming,
+        "state": session.state.value,
+        "request_number": session.request_number,
+        "holds": json.dumps([[hold.account_id, hold.units] for hold in session.holds]),
+        "money_units": session.money_units,
+        "money_qepik": session.money_qepik,
+        "used_units": session.used_units,
+        "charged_qepik": session.charged_qepik,
+        "last_answer": session.last_answer,
+        "transaction_id": session.transaction_id,
+        "created_at": session.created_at,
+        "updated_at": session.updated_at or session.created_at,
+        "expires_at": session.expires_at,
+    }
+
+
+def _session(row: Row[Any]) -> ChargingSession:
+    return ChargingSession(
+        id=row.id,
+        msisdn=row.msisdn,
+        operator=row.operator,
+        service=Service(row.service),
+        roaming=row.roaming,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        state=SessionState(row.state),
+        request_number=row.request_number,
+        holds=[Hold(int(account_id), int(units)) for account_id, units in json.loads(row.holds)],
+        money_units=row.money_units,
+        money_qepik=row.money_qepik,
+        used_units=row.used_units,
+        charged_qepik=row.charged_qepik,
+        last_answer=row.last_answer,
+        transaction_id=row.transaction_id,
+        updated_at=row.updated_at,
+    )

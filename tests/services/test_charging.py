@@ -1,0 +1,153 @@
+"""Charging sessions through the service layer on SQLite and PostgreSQL: holds in the ledger, settlement,
+roaming, the worker's time-out, and conservation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.factories import make_line, snapshot
+from topup.adapters.clock import FixedClock
+from topup.bootstrap import Application
+from topup.domain.charging import NoBalance, Service
+from topup.services import bundles, charging, history, ledger, lines
+
+# Azercell in the sample catalogue: data 0.10 AZN per MB in 100 KB steps.
+
+
+def balance(application: Application, number: str) -> lines.Balance:
+    return lines.balance(application.uow(), application.clock, number=number)
+
+
+def bucket_left(application: Application, number: str) -> list[int]:
+    return [view.bucket.balance for view in balance(application, number).buckets]
+
+
+def test_money_is_held_while_the_session_runs_and_only_what_was_used_is_charged(application: Application) -> None:
+    line = make_line(application, balance_qepik=1000)
+    number = line.msisdn.e164
+
+    opened = charging.open_session(
+        application.uow(), application.charging, number=number, service=Service.DATA, requested=1000
+    )
+    assert (opened["granted_units"], opened["request_number"], opened["state"]) == (1000, 0, "open")
+    assert balance(application, number).main_qepik == 990  # 1000 KB = 10 qəpik held
+
+    updated = charging.update_session(
+        application.uow(),
+        application.charging,
+        session_id=opened["session_id"],
+        request_number=1,
+        used=150,
+        requested=500,
+    )
+    assert (updated["granted_units"], updated["granted_total_units"], updated["used_units"]) == (500, 1500, 150)
+    assert balance(application, number).main_qepik == 985
+
+    ended = charging.terminate_session(
+        application.uow(), application.charging, session_id=opened["session_id"], request_number=2, used=100
+    )
+
+    assert (ended["state"], ended["used_units"], ended["charged_qepik"]) == ("terminated", 250, 3)
+    assert balance(application, number).main_qepik == 997
+    kinds = [item.kind.value for item in history.transactions(application.uow(), number=number).items]
+    assert sorted(kinds) == ["topup", "usage"]  # the holds are not shown
+    assert ledger.audit_ledger(application.uow()).ok
+
+
+def test_a_bundle_serves_first_and_gets_back_what_was_not_used(application: Application) -> None:
+    line = make_line(application, balance_qepik=1000)
+    number = line.msisdn.e164
+    bundles.buy_bundle(
+        application.uow(),
+        application.clock,
+        application.codes,
+        number=number,
+        bundle_code="azercell-1gb-1d",
+        channel="api",
+    )
+    before_money = balance(application, number).main_qepik
+
+    opened = charging.open_session(
+        application.uow(), application.charging, number=number, service=Service.DATA, requested=300_000
+    )
+    assert bucket_left(application, number) == [700_000]
+    charging.terminate_session(
+        application.uow(), application.charging, session_id=opened["session_id"], request_number=1, used=120_000
+    )
+
+    assert bucket_left(application, number) == [880_000]
+    assert balance(application, number).main_qepik == before_money
+    assert ledger.audit_ledger(application.uow()).ok
+
+
+def test_roaming_uses_only_roaming_bundles_and_never_the_main_balance(application: Application) -> None:
+    line = make_line(application, balance_qepik=50_000)
+    number = line.msisdn.e164
+    bundles.buy_bundle(
+        application.uow(),
+        application.clock,
+        application.codes,
+        number=number,
+        bundle_code="azercell-1gb-1d",
+        channel="api",
+    )
+    before = snapshot(application)
+
+    with pytest.raises(NoBalance):
+        charging.open_session(
+            application.uow(), application.charging, number=number, service=Service.DATA, requested=10, roaming=True
+        )
+    assert snapshot(application) == before
+
+    bundles.buy_bundle(
+        application.uow(),
+        application.clock,
+        application.codes,
+        number=number,
+        bundle_code="azercell-roaming-1gb-7d",
+        channel="api",
+    )
+    opened = charging.open_session(
+        application.uow(), application.charging, number=number, service=Service.DATA, requested=2_000_000, roaming=True
+    )
+    assert opened["granted_units"] == 1_000_000  # the roaming bundle only; no out-of-bundle roaming price
+
+
+def test_a_silent_session_is_ended_by_the_worker_charging_what_it_reported(
+    application: Application, clock: FixedClock
+) -> None:
+    line = make_line(application, balance_qepik=1000)
+    number = line.msisdn.e164
+    opened = charging.open_session(
+        application.uow(), application.charging, number=number, service=Service.VOICE, requested=300
+    )
+    charging.update_session(
+        application.uow(), application.charging, session_id=opened["session_id"], request_number=1, used=61
+    )
+    assert charging.end_expired(application.uow(), application.charging) == 0  # still within its validity
+
+    clock.advance(application.charging.validity)
+    assert charging.end_expired(application.uow(), application.charging) == 1
+
+    ended = charging.get_session(application.uow(), session_id=opened["session_id"])
+    assert (ended["state"], ended["charged_qepik"], ended["ended_because"]) == ("terminated", 20, "timed out")
+    assert balance(application, number).main_qepik == 980  # 61 s -> two started minutes
+    assert charging.end_expired(application.uow(), application.charging) == 0
+
+
+def test_an_sms_is_charged_whole_or_not_at_all(application: Application, clock: FixedClock) -> None:
+    rich = make_line(application, balance_qepik=100).msisdn.e164
+    poor = make_line(application).msisdn.e164
+
+    sent = charging.charge_event(application.uow(), application.charging, number=rich)
+    before = snapshot(application)
+    with pytest.raises(NoBalance):
+        charging.charge_event(application.uow(), application.charging, number=poor)
+
+    assert (sent["state"], sent["charged_qepik"]) == ("terminated", 5)
+    assert balance(application, rich).main_qepik == 95
+    assert snapshot(application) == before
+    clock.advance(timedelta(seconds=1))
+    assert ledger.audit_ledger(application.uow()).ok
