@@ -240,3 +240,20 @@ def test_topping_up_a_number_no_operator_serves(cli: Run) -> None:
     result = cli("top-up", "0401234567", "5", expect=1)
 
     assert "operator_not_supported" in result.stderr
+
+
+def test_a_data_session_through_the_cli_charges_what_was_used(cli: Run) -> None:
+    cli("lines", "add", "+994501112233")
+    cli("top-up", "+994501112233", "5.00")
+
+    opened = as_json(cli("charging", "open", "+994501112233", "--service", "data", "--units", "2000", "--json"))
+    updated = as_json(
+        cli("charging", "update", opened["session_id"], "--request", "1", "--used", "700", "--more", "500", "--json")
+    )
+    ended = as_json(cli("charging", "end", opened["session_id"], "--request", "2", "--used", "250", "--json"))
+    again = cli("charging", "end", opened["session_id"], "--request", "3", "--used", "0", expect=1)
+
+    assert (opened["granted_units"], updated["granted_total_units"]) == (2000, 2500)
+    assert (ended["state"], ended["used_units"], ended["charged"]) == ("terminated", 950, "0.10")
+    assert "session_terminated" in again.stderr
+    assert as_json(cli("balance", "+994501112233", "--json"))["main"]["amount"] == "4.90"

@@ -20,7 +20,7 @@ from topup.bootstrap import Application, bootstrap
 from topup.config import Settings
 from topup.domain.errors import DomainError, ErrorKind
 from topup.domain.lines import LineType
-from topup.domain.money import parse_amount
+from topup.domain.money import format_amount, parse_amount
 from topup.domain.quotes import ProductType
 from topup.entrypoints import demo
 from topup.entrypoints.api import serialise
@@ -28,6 +28,7 @@ from topup.services import (
     api_keys,
     bundles,
     catalogue,
+    charging,
     history,
     ledger,
     lines,
@@ -51,6 +52,10 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The ledger.", no_args_is_help=True)
 fx_app = typer.Typer(help="Exchange rates (AZN per unit of a currency).", no_args_is_help=True)
 orders_app = typer.Typer(help="Orders paid by card: follow, cancel, refund.", no_args_is_help=True)
+charging_app = typer.Typer(
+    help="Online charging as the network does it: open a session, report usage, end it; SMS events.",
+    no_args_is_help=True,
+)
 for name, sub in (
     ("db", db_app),
     ("catalogue", catalogue_app),
@@ -62,6 +67,7 @@ for name, sub in (
     ("ledger", ledger_app),
     ("fx", fx_app),
     ("orders", orders_app),
+    ("charging", charging_app),
 ):
     app.add_typer(sub, name=name)
 
@@ -669,3 +675,88 @@ def _bundle_table(items: list[dict[str, Any]]) -> None:
 
 def main() -> None:
     app()
+
+
+def _charging_shown(answer: dict[str, Any]) -> dict[str, Any]:
+    shown = {key: value for key, value in answer.items() if key != "charged_qepik"}
+    shown["charged"] = format_amount(answer["charged_qepik"])
+    return shown
+
+
+@charging_app.command("open")
+def charging_open(
+    number: str,
+    service: Annotated[str, typer.Option(help="data (KB), voice (seconds) or sms")] = "data",
+    units: Annotated[int, typer.Option(help="units requested")] = 10_000,
+    roaming: bool = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Open a charging session for NUMBER: reserve --units of --service (request 0)."""
+    with _application() as application:
+        body = _charging_shown(
+            charging.open_session(
+                application.uow(),
+                application.charging,
+                number=number,
+                service=charging.parse_service(service),
+                requested=units,
+                roaming=roaming,
+            )
+        )
+    _emit(as_json, body, lambda: _pairs("Charging session", body))
+
+
+@charging_app.command("update")
+def charging_update(
+    session_id: str,
+    request: Annotated[int, typer.Option(help="the request number: 1, then one more each time")],
+    used: Annotated[int, typer.Option(help="units used since the last report")],
+    more: Annotated[int, typer.Option(help="units to reserve in addition")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Report usage of SESSION_ID and ask for more."""
+    with _application() as application:
+        body = _charging_shown(
+            charging.update_session(
+                application.uow(),
+                application.charging,
+                session_id=session_id,
+                request_number=request,
+                used=used,
+                requested=more,
+            )
+        )
+    _emit(as_json, body, lambda: _pairs("Charging session", body))
+
+
+@charging_app.command("end")
+def charging_end(
+    session_id: str,
+    request: Annotated[int, typer.Option(help="the request number")],
+    used: Annotated[int, typer.Option(help="units used since the last report")],
+    as_json: JsonOption = False,
+) -> None:
+    """End SESSION_ID: charge what was used, release the rest."""
+    with _application() as application:
+        body = _charging_shown(
+            charging.terminate_session(
+                application.uow(), application.charging, session_id=session_id, request_number=request, used=used
+            )
+        )
+    _emit(as_json, body, lambda: _pairs("Charging session", body))
+
+
+@charging_app.command("sms")
+def charging_sms(number: str, as_json: JsonOption = False) -> None:
+    """Charge one SMS sent from NUMBER."""
+    with _application() as application:
+        body = _charging_shown(charging.charge_event(application.uow(), application.charging, number=number))
+    _emit(as_json, body, lambda: _pairs("SMS charged", body))
+
+
+@charging_app.command("show")
+def charging_show(session_id: str, as_json: JsonOption = False) -> None:
+    """A charging session: granted, used, charged."""
+    with _application() as application:
+        body = _charging_shown(charging.get_session(application.uow(), session_id=session_id))
+    _emit(as_json, body, lambda: _pairs("Charging session", body))
