@@ -47,7 +47,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_schema_url() -> Iterator[str]:
-    schema = f"topup_test_{_worker()}"
+    # One schema per test process: two runs on one machine (a fresh clone next to a working copy) never meet.
+    schema = f"topup_test_{_worker()}_{os.getpid()}"
     admin = create_engine(POSTGRES_URL)
     try:
         with admin.begin() as connection:
