@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from tests.factories import make_line, snapshot
 from topup.adapters.clock import FixedClock
@@ -151,3 +152,28 @@ def test_an_sms_is_charged_whole_or_not_at_all(application: Application, clock: 
     assert snapshot(application) == before
     clock.advance(timedelta(seconds=1))
     assert ledger.audit_ledger(application.uow()).ok
+
+
+def test_a_line_barred_mid_session_gets_no_more_units_but_its_usage_still_counts(application: Application) -> None:
+    line = make_line(application, balance_qepik=1000)
+    number = line.msisdn.e164
+    opened = charging.open_session(
+        application.uow(), application.charging, number=number, service=Service.DATA, requested=1000
+    )
+    with application.engine.begin() as connection:
+        connection.execute(text("UPDATE lines SET status = 'barred' WHERE msisdn = :m"), {"m": number})
+
+    updated = charging.update_session(
+        application.uow(),
+        application.charging,
+        session_id=opened["session_id"],
+        request_number=1,
+        used=400,
+        requested=500,
+    )
+    ended = charging.terminate_session(
+        application.uow(), application.charging, session_id=opened["session_id"], request_number=2, used=0
+    )
+
+    assert (updated["granted_units"], updated["used_units"]) == (0, 400)
+    assert (ended["charged_qepik"], balance(application, number).main_qepik) == (4, 996)

@@ -27,7 +27,7 @@ from topup.domain.charging import (
     check_units,
     plan_grant,
 )
-from topup.domain.errors import DomainError, InvalidInput
+from topup.domain.errors import DomainError, InvalidInput, LineBarred, LineClosed
 from topup.domain.history import TransactionRecord
 from topup.domain.ledger import TransactionKind, Transfer, Unit, check_posting
 from topup.domain.lines import Line, LineType
@@ -110,10 +110,9 @@ def update_session(
         session.report(used)
         granted = 0
         if requested:
-            line = _chargeable_line(uow, session.msisdn)
-            try:
-                granted = _reserve(uow, charging, session, line, requested)
-            except NoBalance:
+            try:  # a line barred or run dry mid-session gets no more, but its usage report still counts
+                granted = _reserve(uow, charging, session, _chargeable_line(uow, session.msisdn), requested)
+            except (NoBalance, LineBarred, LineClosed):
                 granted = 0
         now = charging.clock.now()
         session.request_number = request_number
@@ -177,7 +176,8 @@ def end_expired(uow: UnitOfWork, charging: Charging, *, limit: int = EXPIRY_BATC
     for session_id in expired:
         with uow:
             session = _locked(uow, session_id)
-            if session.state is SessionState.OPEN:
+            # Listed, then locked: an update may have landed in between and given it more time.
+            if session.state is SessionState.OPEN and session.expires_at <= charging.clock.now():
                 session.request_number += 1
                 _end(uow, charging, session, reason="timed out")
             uow.commit()
