@@ -23,6 +23,7 @@ from topup.config import Settings
 from topup.domain.money import parse_amount
 from topup.domain.orders import PaymentMethod
 from topup.services.charging import Charging
+from topup.services.lifecycle import Lifecycle
 from topup.services.order_saga import CHECK_DELAYS, OrderLimits, Saga
 from topup.services.payments import CardAcquirer, RedirectProvider
 from topup.services.ports import Clock, ReceiptCodes
@@ -109,6 +110,10 @@ class Application:
             sheet_url = settings.google_pay_sheet_url or f"{settings.public_base_url}/sandbox/googlepay"
             providers[PaymentMethod.GOOGLE_PAY] = GooglePaySheet(sheet_url, acquirer)
         return providers
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(self.clock, self.codes, renewal_period=timedelta(days=self.settings.renewal_retry_days))
 
     @property
     def charging(self) -> Charging:

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     order_card_daily_amount_max: str = "2000.00"
     # How long a charging session may go unheard before the worker ends it, charging what it reported.
     charging_session_seconds: int = Field(default=300, ge=10, le=86_400)
+    # How many days after an auto-renewing bundle expired its renewal is retried (daily) while the balance is
+    # short (Azercell: 90).
+    renewal_retry_days: int = Field(default=90, ge=0, le=365)
     # How long a quote's exchange rate stays locked.
     quote_lock_seconds: int = Field(default=900, ge=30, le=86_400)
 

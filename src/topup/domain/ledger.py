@@ -35,6 +35,7 @@ class TransactionKind(StrEnum):
     REVERSAL = "reversal"  # undoes another transaction exactly (a refunded order's delivery)
     RESERVATION = "reservation"  # units held for a charging session (not shown in a line's history)
     USAGE = "usage"  # the end of a charging session: what was used is charged, the rest released
+    EXPIRY = "expiry"  # what was left of expired bundles leaves the line
 
 
 @dataclass(frozen=True, slots=True)

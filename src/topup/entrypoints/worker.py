@@ -12,15 +12,15 @@ import logging
 import threading
 
 from topup.bootstrap import Application
-from topup.services import charging, orders, webhooks
+from topup.services import charging, lifecycle, orders, webhooks
 
 logger = logging.getLogger("topup.worker")
 BATCH_SIZE = 50
 
 
 def run_once(application: Application) -> int:
-    """Settle every order that is due now, deliver due webhooks, and end charging sessions not heard from in
-    time, batch by batch. Returns how many orders, events and sessions were looked at."""
+    """Settle every order that is due now, deliver due webhooks, end charging sessions not heard from in time,
+    expire bundles and renew the auto-renewing ones, batch by batch. Returns how many things were looked at."""
 
     def settle() -> int:
         return orders.settle_due(application.uow(), application.saga, limit=BATCH_SIZE)
@@ -31,8 +31,14 @@ def run_once(application: Application) -> int:
     def end_silent_sessions() -> int:
         return charging.end_expired(application.uow(), application.charging, limit=BATCH_SIZE)
 
+    def expire_bundles() -> int:
+        return lifecycle.expire_bundles(application.uow(), application.lifecycle, limit=BATCH_SIZE)
+
+    def renew_bundles() -> int:
+        return lifecycle.renew_due(application.uow(), application.lifecycle, limit=BATCH_SIZE)
+
     total = 0
-    for step in (settle, deliver, end_silent_sessions):
+    for step in (settle, deliver, end_silent_sessions, expire_bundles, renew_bundles):
         while True:
             seen = step()
             total += seen

@@ -39,6 +39,7 @@ from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
 
 CHANNEL = "charging"
 RESERVED_ACCOUNT = "reserved:{operator}:{unit}"
+EXPIRED_ACCOUNT = "allowances_expired:{operator}:{unit}"  # as the expiry job uses
 USED_ACCOUNT = "allowances_used:{operator}:{unit}"
 USAGE_REVENUE_ACCOUNT = "revenue:usage:{operator}"
 # How long a session may go unheard before the worker ends it (Gy's validity time is minutes).
@@ -263,7 +264,13 @@ def _end(
         reserved_units = ledger.system_account(RESERVED_ACCOUNT.format(operator=operator, unit=unit), unit)
         used_units = ledger.system_account(USED_ACCOUNT.format(operator=operator, unit=unit), unit)
         transfers += [Transfer(reserved_units, used_units, hold.units, unit) for hold in settlement.bucket_used]
-        transfers += [Transfer(reserved_units, h.account_id, h.units, unit) for h in settlement.bucket_returned]
+        # Units go back to their bucket, unless it expired meanwhile: then they expire with it.
+        live = {view.bucket.account_id for view in ledger.buckets(line.msisdn, now=now)}
+        expired = ledger.system_account(EXPIRED_ACCOUNT.format(operator=operator, unit=unit), unit)
+        transfers += [
+            Transfer(reserved_units, h.account_id if h.account_id in live else expired, h.units, unit)
+            for h in settlement.bucket_returned
+        ]
     vat_qepik = 0
     if session.money_qepik:
         reserved_money = ledger.system_account(RESERVED_ACCOUNT.format(operator=operator, unit=Unit.QEPIK), Unit.QEPIK)

@@ -11,6 +11,7 @@ from topup.domain.catalogue import Catalogue
 from topup.domain.charging import ChargingSession
 from topup.domain.history import TransactionRecord
 from topup.domain.ledger import AccountKind, AccountState, Bucket, Transfer, Unit
+from topup.domain.lifecycle import ExpiredBucket, Renewal
 from topup.domain.limits import Usage
 from topup.domain.lines import Line
 from topup.domain.numbers import Msisdn
@@ -163,6 +164,24 @@ class ChargingRepository(Protocol):
     def expired(self, *, now: datetime, limit: int) -> list[str]:
         """Ids of open sessions not heard from by `now`, oldest first."""
         ...
+
+
+class LifecycleRepository(Protocol):
+    def lines_with_expired_buckets(self, *, now: datetime, limit: int) -> list[str]: ...
+
+    def expired_buckets(self, msisdn: str, *, now: datetime) -> list[ExpiredBucket]: ...
+
+    def mark_settled(self, account_ids: Sequence[int], *, now: datetime) -> None: ...
+
+    def add_renewal(self, renewal: Renewal) -> None: ...
+
+    def due_renewals(self, *, now: datetime, limit: int) -> list[str]: ...
+
+    def renewal(self, source_transaction_id: str, *, for_update: bool = False) -> Renewal | None: ...
+
+    def renewals_of(self, msisdn: str) -> list[Renewal]: ...
+
+    def save_renewal(self, renewal: Renewal) -> None: ...
 
 
 class WebhookRepository(Protocol):
@@ -343,6 +362,9 @@ class UnitOfWork(Protocol):
 
     @property
     def charging(self) -> ChargingRepository: ...
+
+    @property
+    def lifecycle(self) -> LifecycleRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 
@@ -94,11 +95,40 @@ accounts = Table(
     Column("bundle_code", String(64)),
     Column("transaction_id", String(32)),
     Column("created_at", UtcDateTime, nullable=False),
+    # When the expiry job dealt with an expired bucket (its balance moved out, its renewal queued).
+    Column("settled_at", UtcDateTime),
     CheckConstraint("NOT tracks_balance OR balance >= 0", name="tracked_balance_not_negative"),
     CheckConstraint("tracks_balance OR balance = 0", name="system_balance_derived"),
     CheckConstraint("kind IN ('main', 'bucket', 'system')", name="kind_known"),
     CheckConstraint("unit IN ('qepik', 'data_kb', 'voice_seconds', 'sms')", name="unit_known"),
     Index("ix_accounts_msisdn_kind_expires_at", "msisdn", "kind", "expires_at"),
+    # The expiry job's queue: only buckets not settled yet, so its work grows with the bundles that expire,
+    # not with the lines.
+    Index(
+        "ix_accounts_unsettled_bucket_expires_at",
+        "expires_at",
+        postgresql_where=text("kind = 'bucket' AND settled_at IS NULL"),
+        sqlite_where=text("kind = 'bucket' AND settled_at IS NULL"),
+    ),
+)
+
+bundle_renewals = Table(
+    "bundle_renewals",
+    metadata,
+    # One renewal per expired purchase: the trigger fires once per condition, however often the job runs.
+    Column("source_transaction_id", String(32), primary_key=True),
+    Column("msisdn", String(16), nullable=False),
+    Column("bundle_code", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("give_up_at", UtcDateTime, nullable=False),
+    Column("renewed_transaction_id", String(32)),
+    Column("last_failure", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("state IN ('pending', 'renewed', 'given_up')", name="state_known"),
+    Index("ix_bundle_renewals_next_attempt_at", "next_attempt_at"),
 )
 
 lines = Table(

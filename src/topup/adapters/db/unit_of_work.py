@@ -12,6 +12,7 @@ from topup.adapters.db.catalogue_store import CatalogueCache, SqlCatalogueStore
 from topup.adapters.db.charging_store import SqlChargingRepository
 from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.ledger_store import SqlLedger, SystemAccountCache
+from topup.adapters.db.lifecycle_store import SqlLifecycleRepository
 from topup.adapters.db.line_repository import SqlLineRepository, SqlPortRepository
 from topup.adapters.db.order_repository import SqlOrderRepository
 from topup.adapters.db.quote_store import SqlFxRateRepository, SqlQuoteRepository
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
         self.orders = SqlOrderRepository(self._handle)
         self.webhooks = SqlWebhookRepository(self._handle)
         self.charging = SqlChargingRepository(self._handle)
+        self.lifecycle = SqlLifecycleRepository(self._handle)
 
     def __enter__(self) -> Self:
         if self._depth == 0:

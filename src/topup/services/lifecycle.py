@@ -1,0 +1,158 @@
+"""The worker's lifecycle jobs for bundles (see `topup.domain.lifecycle`): expiry, and renewal with retries.
+
+Both are bounded batches, safe with several workers on PostgreSQL: expiry takes a line's lock before its
+buckets' (the order every posting uses, so no deadlock with charging), and re-reads what is still unsettled
+under it; renewals are taken with SKIP LOCKED and each is one row that moves once from pending. A worker that
+was down catches up on its next pass: the queues are "expired and not settled" and "pending and due".
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from topup.domain.errors import DomainError
+from topup.domain.history import TransactionRecord
+from topup.domain.ledger import TransactionKind, Transfer, check_posting
+from topup.domain.lifecycle import ExpiredBucket, Renewal, RenewalState
+from topup.domain.lines import Line
+from topup.domain.numbers import parse_msisdn
+from topup.services import bundles
+from topup.services.charging import EXPIRED_ACCOUNT
+from topup.services.lines import require_line
+from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
+
+RENEWAL_CHANNEL = "auto"
+BATCH = 200
+# Failures that retrying cannot mend: the renewal is given up at once.
+_FINAL_FAILURES = frozenset(
+    {"line_closed", "bundle_not_found", "bundle_of_another_operator", "operator_closed", "catalogue_not_loaded"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    clock: Clock
+    codes: ReceiptCodes
+    renewal_retry: timedelta = timedelta(days=1)
+    renewal_period: timedelta = timedelta(days=90)  # how long a short balance is retried (Azercell: 90 days)
+
+
+def expire_bundles(uow: UnitOfWork, lifecycle: Lifecycle, *, limit: int = BATCH) -> int:
+    """Settle up to about `limit` expired buckets: their remaining units leave the line, and purchases of
+    auto-renewing bundles are queued for renewal. Returns how many buckets were settled."""
+    now = lifecycle.clock.now()
+    with uow:
+        numbers = uow.lifecycle.lines_with_expired_buckets(now=now, limit=limit)
+    settled = 0
+    for number in numbers:
+        with uow:
+            line = require_line(uow, parse_msisdn(number), for_update=True)
+            expired = uow.lifecycle.expired_buckets(number, now=now)  # another worker may have settled them
+            if expired:
+                _settle(uow, lifecycle, line, expired, now=now)
+                settled += len(expired)
+            uow.commit()
+    return settled
+
+
+def renew_due(uow: UnitOfWork, lifecycle: Lifecycle, *, limit: int = BATCH) -> int:
+    """Try each due renewal: buy the bundle again from the main balance, or schedule the next try."""
+    now = lifecycle.clock.now()
+    with uow:
+        due = uow.lifecycle.due_renewals(now=now, limit=limit)
+    for source_id in due:
+        try:
+            with uow:
+                renewal = uow.lifecycle.renewal(source_id, for_update=True)
+                if renewal is None or renewal.state is not RenewalState.PENDING:
+                    continue
+                record = bundles.buy_bundle(
+                    uow,
+                    lifecycle.clock,
+                    lifecycle.codes,
+                    number=renewal.msisdn,
+                    bundle_code=renewal.bundle_code,
+                    channel=RENEWAL_CHANNEL,
+                )
+                renewal.state, renewal.renewed_transaction_id = RenewalState.RENEWED, record.id
+                renewal.attempts += 1
+                renewal.next_attempt_at, renewal.last_failure, renewal.updated_at = None, None, now
+                uow.lifecycle.save_renewal(renewal)
+                uow.commit()
+        except DomainError as failure:  # nothing was bought: the transaction rolled back
+            _failed(uow, lifecycle, source_id, failure.code, now=now)
+    return len(due)
+
+
+def renewals(uow: UnitOfWork, *, number: str) -> list[Renewal]:
+    msisdn = parse_msisdn(number)
+    with uow:
+        return uow.lifecycle.renewals_of(msisdn.e164)
+
+
+def _settle(uow: UnitOfWork, lifecycle: Lifecycle, line: Line, expired: list[ExpiredBucket], *, now: datetime) -> None:
+    ledger = uow.ledger
+    transfers = [
+        Transfer(
+            bucket.account_id,
+            ledger.system_account(EXPIRED_ACCOUNT.format(operator=line.operator, unit=bucket.unit), bucket.unit),
+            bucket.balance,
+            bucket.unit,
+        )
+        for bucket in expired
+        if bucket.balance > 0
+    ]
+    if transfers:
+        touched = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}
+        states = ledger.states(sorted(touched | {line.main_account_id}))
+        check_posting(transfers, states)
+        transaction_id = uuid.uuid4().hex
+        record = TransactionRecord(
+            id=transaction_id,
+            msisdn=line.msisdn.e164,
+            operator=line.operator,
+            kind=TransactionKind.EXPIRY,
+            channel=RENEWAL_CHANNEL,
+            amount_qepik=0,
+            vat_qepik=0,
+            balance_after_qepik=states[line.main_account_id].balance,
+            valid_until=line.valid_until,
+            created_at=now,
+            verification_code=lifecycle.codes.code_for(transaction_id),
+            bundle_code=expired[0].bundle_code,
+        )
+        ledger.post(record, transfers)
+    uow.lifecycle.mark_settled([bucket.account_id for bucket in expired], now=now)
+    catalogue = uow.catalogue.current()
+    auto_renewing = {code for code, bundle in catalogue.operator(line.operator).bundles.items() if bundle.auto_renew}
+    purchases = {(b.purchase_id, b.bundle_code): b.expires_at for b in expired if b.purchase_id and b.bundle_code}
+    for (purchase_id, bundle_code), expired_at in purchases.items():
+        if bundle_code in auto_renewing:
+            uow.lifecycle.add_renewal(
+                Renewal(
+                    source_transaction_id=purchase_id,
+                    msisdn=line.msisdn.e164,
+                    bundle_code=bundle_code,
+                    give_up_at=expired_at + lifecycle.renewal_period,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
+
+
+def _failed(uow: UnitOfWork, lifecycle: Lifecycle, source_id: str, code: str, *, now: datetime) -> None:
+    with uow:
+        renewal = uow.lifecycle.renewal(source_id, for_update=True)
+        if renewal is not None and renewal.state is RenewalState.PENDING:
+            renewal.attempts += 1
+            renewal.last_failure = code[:64]
+            renewal.updated_at = now
+            retry_at = now + lifecycle.renewal_retry
+            if code in _FINAL_FAILURES or retry_at > renewal.give_up_at:
+                renewal.state, renewal.next_attempt_at = RenewalState.GIVEN_UP, None
+            else:
+                renewal.next_attempt_at = retry_at
+            uow.lifecycle.save_renewal(renewal)
+        uow.commit()
