@@ -115,3 +115,45 @@ def test_top_ups_to_different_lines_run_side_by_side(pg_application: Application
     audit = ledger.audit_ledger(application.uow())
     assert audit.ok
     assert next(t for t in audit.totals if t.unit.value == "qepik").credits == 1000 * THREADS
+
+
+def test_several_workers_expire_and_renew_each_bundle_once(pg_application: Application, clock: FixedClock) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from topup.domain.lifecycle import RenewalState
+    from topup.services import lifecycle
+
+    application = pg_application
+    numbers = [make_line(application, balance_qepik=3000).msisdn.e164 for _ in range(6)]
+    for number in numbers:
+        bundles.buy_bundle(
+            application.uow(),
+            application.clock,
+            application.codes,
+            number=number,
+            bundle_code="azercell-10gb-30d",
+            channel="api",
+        )
+    clock.advance(timedelta(days=30, seconds=1))
+
+    settled = together(lambda _: lifecycle.expire_bundles(application.uow(), application.lifecycle, limit=4), count=4)
+    while lifecycle.expire_bundles(application.uow(), application.lifecycle, limit=4):
+        pass
+    together(lambda _: lifecycle.renew_due(application.uow(), application.lifecycle, limit=4), count=4)
+    while lifecycle.renew_due(application.uow(), application.lifecycle, limit=4):
+        pass
+
+    assert sum(s for s in settled if isinstance(s, int)) <= len(numbers)
+    with application.engine.connect() as connection:
+        expiries = connection.execute(text("SELECT COUNT(*) FROM ledger_transactions WHERE kind = 'expiry'")).scalar()
+        renewed = connection.execute(
+            text("SELECT COUNT(*) FROM ledger_transactions WHERE kind = 'bundle_purchase' AND channel = 'auto'")
+        ).scalar()
+    assert (expiries, renewed) == (len(numbers), len(numbers))
+    for number in numbers:
+        [renewal] = lifecycle.renewals(application.uow(), number=number)
+        assert renewal.state is RenewalState.RENEWED
+        assert lines.balance(application.uow(), application.clock, number=number).main_qepik == 0
+    assert ledger.audit_ledger(application.uow()).ok
