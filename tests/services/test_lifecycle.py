@@ -144,3 +144,31 @@ def test_units_held_by_a_session_when_their_bundle_expires_expire_too(
 
     assert state(application, number) == (0, [])
     assert ledger.audit_ledger(application.uow()).ok
+
+
+def test_money_left_past_the_usage_period_and_grace_is_forfeited_once(
+    application: Application, clock: FixedClock
+) -> None:
+    from datetime import datetime, time
+
+    from topup.domain.calendar import BAKU
+
+    line = make_line(application, balance_qepik=500)
+    number = line.msisdn.e164
+    valid_until = lines.balance(application.uow(), application.clock, number=number).line.valid_until
+    assert valid_until is not None
+    with application.uow() as uow:
+        grace_days = uow.catalogue.current().operator("azercell").topup.grace_days
+    last_grace_day = datetime.combine(valid_until + timedelta(days=grace_days), time(23, 59), tzinfo=BAKU)
+
+    clock.advance(last_grace_day - clock.now())
+    assert lifecycle.forfeit_balances(application.uow(), application.lifecycle) == 0  # still in grace
+
+    clock.advance(timedelta(minutes=2))
+    assert lifecycle.forfeit_balances(application.uow(), application.lifecycle) == 1
+    assert lifecycle.forfeit_balances(application.uow(), application.lifecycle) == 0
+
+    assert state(application, number) == (0, [])
+    [forfeited] = history.transactions(application.uow(), number=number, kinds=["breakage"]).items
+    assert (forfeited.amount_qepik, forfeited.balance_after_qepik) == (500, 0)
+    assert ledger.audit_ledger(application.uow()).ok

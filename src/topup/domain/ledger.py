@@ -36,6 +36,7 @@ class TransactionKind(StrEnum):
     RESERVATION = "reservation"  # units held for a charging session (not shown in a line's history)
     USAGE = "usage"  # the end of a charging session: what was used is charged, the rest released
     EXPIRY = "expiry"  # what was left of expired bundles leaves the line
+    BREAKAGE = "breakage"  # money left on a line past its usage period and grace goes to the operator
 
 
 @dataclass(frozen=True, slots=True)

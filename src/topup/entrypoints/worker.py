@@ -37,8 +37,11 @@ def run_once(application: Application) -> int:
     def renew_bundles() -> int:
         return lifecycle.renew_due(application.uow(), application.lifecycle, limit=BATCH_SIZE)
 
+    def forfeit_balances() -> int:
+        return lifecycle.forfeit_balances(application.uow(), application.lifecycle, limit=BATCH_SIZE)
+
     total = 0
-    for step in (settle, deliver, end_silent_sessions, expire_bundles, renew_bundles):
+    for step in (settle, deliver, end_silent_sessions, expire_bundles, renew_bundles, forfeit_balances):
         while True:
             seen = step()
             total += seen

@@ -1,4 +1,5 @@
-"""The worker's lifecycle jobs for bundles (see `topup.domain.lifecycle`): expiry, and renewal with retries.
+"""The worker's lifecycle jobs (see `topup.domain.lifecycle`): bundle expiry, renewal with retries, and the
+main balance forfeited (breakage) once a line's usage period and grace have ended.
 
 Both are bounded batches, safe with several workers on PostgreSQL: expiry takes a line's lock before its
 buckets' (the order every posting uses, so no deadlock with charging), and re-reads what is still unsettled
@@ -12,9 +13,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from topup.domain.calendar import baku_date
 from topup.domain.errors import DomainError
 from topup.domain.history import TransactionRecord
-from topup.domain.ledger import TransactionKind, Transfer, check_posting
+from topup.domain.ledger import TransactionKind, Transfer, Unit, check_posting
 from topup.domain.lifecycle import ExpiredBucket, Renewal, RenewalState
 from topup.domain.lines import Line
 from topup.domain.numbers import parse_msisdn
@@ -24,6 +26,7 @@ from topup.services.lines import require_line
 from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
 
 RENEWAL_CHANNEL = "auto"
+BREAKAGE_ACCOUNT = "breakage:{operator}"
 BATCH = 200
 # Failures that retrying cannot mend: the renewal is given up at once.
 _FINAL_FAILURES = frozenset(
@@ -83,6 +86,32 @@ def renew_due(uow: UnitOfWork, lifecycle: Lifecycle, *, limit: int = BATCH) -> i
                 uow.commit()
         except DomainError as failure:  # nothing was bought: the transaction rolled back
             _failed(uow, lifecycle, source_id, failure.code, now=now)
+    return len(due)
+
+
+def forfeit_balances(uow: UnitOfWork, lifecycle: Lifecycle, *, limit: int = BATCH) -> int:
+    """Money on lines whose usage period and grace days have ended goes to the operator's breakage account
+    (recorded as a `breakage` transaction). The line itself stays as it is: what the operator does with such
+    numbers (recycling them) is its own process. Returns how many lines were looked at."""
+    now = lifecycle.clock.now()
+    today = baku_date(now)
+    with uow:
+        catalogue = uow.catalogue.current()
+        due = [
+            number
+            for operator in catalogue.operators.values()
+            for number in uow.lifecycle.lines_past_grace(
+                operator.code, valid_before=today - timedelta(days=operator.topup.grace_days), limit=limit
+            )
+        ]
+    for number in due:
+        with uow:
+            line = require_line(uow, parse_msisdn(number), for_update=True)
+            grace = uow.catalogue.current().operator(line.operator).topup.grace_days
+            main = uow.ledger.states([line.main_account_id])[line.main_account_id]
+            if line.valid_until is not None and line.valid_until + timedelta(days=grace) < today and main.balance > 0:
+                _forfeit(uow, lifecycle, line, main.balance, now=now)
+            uow.commit()
     return len(due)
 
 
@@ -156,3 +185,24 @@ def _failed(uow: UnitOfWork, lifecycle: Lifecycle, source_id: str, code: str, *,
                 renewal.next_attempt_at = retry_at
             uow.lifecycle.save_renewal(renewal)
         uow.commit()
+
+
+def _forfeit(uow: UnitOfWork, lifecycle: Lifecycle, line: Line, amount_qepik: int, *, now: datetime) -> None:
+    breakage = uow.ledger.system_account(BREAKAGE_ACCOUNT.format(operator=line.operator), Unit.QEPIK)
+    transfers = [Transfer(line.main_account_id, breakage, amount_qepik, Unit.QEPIK)]
+    check_posting(transfers, uow.ledger.states([line.main_account_id, breakage]))
+    transaction_id = uuid.uuid4().hex
+    record = TransactionRecord(
+        id=transaction_id,
+        msisdn=line.msisdn.e164,
+        operator=line.operator,
+        kind=TransactionKind.BREAKAGE,
+        channel=RENEWAL_CHANNEL,
+        amount_qepik=amount_qepik,
+        vat_qepik=0,
+        balance_after_qepik=0,
+        valid_until=line.valid_until,
+        created_at=now,
+        verification_code=lifecycle.codes.code_for(transaction_id),
+    )
+    uow.ledger.post(record, transfers)

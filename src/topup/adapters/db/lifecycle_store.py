@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from topup.adapters.db.handle import ConnectionHandle
-from topup.adapters.db.tables import accounts, bundle_renewals
+from topup.adapters.db.tables import accounts, bundle_renewals, lines
 from topup.domain.ledger import AccountKind, Unit
 from topup.domain.lifecycle import ExpiredBucket, Renewal, RenewalState
+from topup.domain.lines import LineType
 
 _UNSETTLED_BUCKET = and_(accounts.c.kind == AccountKind.BUCKET.value, accounts.c.settled_at.is_(None))
 
@@ -58,6 +59,22 @@ class SqlLifecycleRepository:
             self._handle.connection.execute(
                 update(accounts).where(accounts.c.id.in_(list(account_ids))).values(settled_at=now)
             )
+
+    def lines_past_grace(self, operator: str, *, valid_before: date, limit: int) -> list[str]:
+        """Prepaid lines of `operator` whose usage period ended before `valid_before` and that still hold money."""
+        rows = self._handle.connection.execute(
+            select(lines.c.msisdn)
+            .join(accounts, accounts.c.id == lines.c.main_account_id)
+            .where(
+                lines.c.operator == operator,
+                lines.c.valid_until < valid_before,
+                lines.c.type == LineType.PREPAID.value,
+                accounts.c.balance > 0,
+            )
+            .order_by(lines.c.valid_until)
+            .limit(limit)
+        )
+        return [row.msisdn for row in rows]
 
     def add_renewal(self, renewal: Renewal) -> None:
         """Queue it, unless this purchase's renewal is queued already (the trigger fires once)."""

@@ -146,6 +146,8 @@ lines = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint("type IN ('prepaid', 'postpaid')", name="type_known"),
     CheckConstraint("status IN ('active', 'barred', 'closed')", name="status_known"),
+    # The breakage job's way to the lines whose usage period (and grace) ended.
+    Index("ix_lines_operator_valid_until", "operator", "valid_until"),
 )
 
 ledger_transactions = Table(
