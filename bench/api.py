@@ -1,4 +1,4 @@
-"""Top-ups (and orders) through the HTTP API: the real server in a subprocess, the load generator in another."""
+"""Top-ups (and orders, charging sessions) through the HTTP API: the real server in a subprocess, the load generator in another."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cpu import CpuWindow, per_operation_ms
+from bench.http_load import OPERATIONS
 from bench.server import Server, create_api_key
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,9 +54,9 @@ def run_load(
 ) -> dict[str, Any]:
     """The server in one subprocess, `bench.http_load --kind KIND` in another; CPU and memory over the window.
 
-    The result holds `<operation>s` and `<operation>s_per_second` (operation "top_up" or "order") and
-    `cpu_ms_per_<operation>`."""
-    operation = "order" if kind == "orders" else "top_up"
+    The result holds `<operation>s` and `<operation>s_per_second` (operation "top_up", "order" or
+    "charging_pair") and `cpu_ms_per_<operation>`."""
+    operation = OPERATIONS[kind]
     key = create_api_key(env, "bench")
     with Server(env, workers=server_workers, log_path=log_path, port=port) as server:
         command = [

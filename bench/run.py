@@ -4,8 +4,8 @@
     .venv/bin/python -m bench.run --quick    # a smoke run (~100 seconds)
     .venv/bin/python -m bench.run --help     # every knob; each also reads a TOPUP_BENCH_* variable
 
-Sections: PostgreSQL (pgbench baseline, HTTP API, card orders through the HTTP API, service layer, growth from
-10k to 1M lines) and SQLite (service layer vs raw sqlite3). Results go to stdout and to bench/results/latest.json.
+Sections: PostgreSQL (pgbench baseline, HTTP API, card orders through the HTTP API, charging sessions through the
+HTTP API, service layer, growth from 10k to 1M lines) and SQLite (service layer vs raw sqlite3). Results go to stdout and to bench/results/latest.json.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 from bench import pg
 from bench.api import PROJECT_ROOT, run_http
+from bench.charging import run_charging
 from bench.orders import run_orders
 from bench.provision import number_for, provision_pg
 from bench.report import RESULTS_DIR, Row, format_table, write_json
@@ -32,11 +33,12 @@ from bench.server import run_cli
 from bench.service_load import run_processes, run_threads
 from bench.sqlite import CATALOGUE_PATH, run_sqlite
 
-SECTIONS = ("pgbench", "http", "orders", "service", "scale", "sqlite")
-PG_SECTIONS = ("pgbench", "http", "orders", "service", "scale")
+SECTIONS = ("pgbench", "http", "orders", "charging", "service", "scale", "sqlite")
+PG_SECTIONS = ("pgbench", "http", "orders", "charging", "service", "scale")
 ENV_PREFIX = "TOPUP_BENCH_"
 HTTP_P99_MS_MAX = 50.0
 ORDERS_TO_HTTP_RATIO_MIN = 0.5  # issue 3: orders/s at least half the plain HTTP top-ups/s of the same run
+CHARGING_TO_HTTP_RATIO_MIN = 1.0  # issue 4: reserve + terminate pairs/s at least the HTTP top-ups/s of the same run
 LOOKUP_P99_MS_MAX = 5.0
 DISTURBANCE_SHARE_MAX = 0.10  # other processes' share of the CPU above which a phase's figures are suspect
 
@@ -44,7 +46,7 @@ DISTURBANCE_SHARE_MAX = 0.10  # other processes' share of the CPU above which a 
 @dataclass
 class Config:
     quick: bool = False
-    seconds: float = 30.0  # HTTP (top-ups and orders) and service-layer (processes) measurements
+    seconds: float = 30.0  # HTTP (top-ups, orders, charging) and service-layer (processes) measurements
     thread_seconds: float = 20.0
     pgbench_seconds: int = 30
     pgbench_scale: int = 8
@@ -247,6 +249,48 @@ class Run:
             )
         return result
 
+    def charging(self) -> dict[str, Any]:
+        config = self.config
+        self.say(
+            f"charging: funding lines, then topup serve --workers {config.server_workers}; {config.clients} "
+            f"keep-alive clients open and terminate data sessions, {config.seconds:g} s after "
+            f"{config.warmup_seconds:g} s warm-up"
+        )
+        result = run_charging(
+            self.cli_env(),
+            self.target.sqlalchemy_url,
+            line_count=config.lines,
+            clients=config.clients,
+            seconds=config.seconds,
+            warmup_seconds=config.warmup_seconds,
+            server_workers=config.server_workers,
+            log_path=RESULTS_DIR / "charging-server.log",
+            before_load=lambda: pg.checkpoint(self.target),
+        )
+        funding, latency = result["funding"], result["latency"]
+        http = self.results["sections"].get("http")
+        ratio = (
+            f", {result['charging_pairs_per_second'] / http['top_ups_per_second']:.2f}× the HTTP top-ups/s"
+            if http and http["top_ups_per_second"]
+            else ""
+        )
+        self.say(
+            f"  funded {funding['lines']:,} lines with {funding['amount_qepik'] / 100:.2f} AZN each in "
+            f"{funding['seconds']:.1f} s (service-layer top-ups, {funding['threads']} threads)"
+        )
+        self.say(
+            f"  {result['charging_pairs_per_second']:,.0f} pairs/s{ratio}, p50 {latency['p50_ms'] or 0:.1f} ms, "
+            f"p99 {latency['p99_ms'] or 0:.1f} ms, open statuses {result['statuses']}, "
+            f"terminate statuses {result['terminate_statuses']}, sessions {result['session_states']}"
+        )
+        failed = _charging_failed(result)
+        if failed or result["client_failures"]:
+            self.say(
+                f"  {failed} pairs were not opened and terminated: {result['error_samples'][:2]} "
+                f"{result['client_failures'][:2]}"
+            )
+        return result
+
     def service(self) -> dict[str, Any]:
         config, url = self.config, self.target.sqlalchemy_url
         pg.checkpoint(self.target)
@@ -365,6 +409,8 @@ class Run:
             self.section("http", self.http)
         if "orders" in config.sections:
             self.section("orders", self.orders)
+        if "charging" in config.sections:
+            self.section("charging", self.charging)
         service = self.section("service", self.service) if "service" in config.sections else None
         if "pgbench" in config.sections and first is not None:
             self.section("pgbench_second", lambda: self.pgbench("run 2"))
@@ -393,6 +439,11 @@ def _orders_not_fulfilled(result: dict[str, Any]) -> int:
     """Answers in the window that were not a 201 with a fulfilled order (other statuses, other order states)."""
     answers = sum(result["statuses"].values())
     return answers - result["orders"]
+
+
+def _charging_failed(result: dict[str, Any]) -> int:
+    """Pairs in the window that did not end with an open 201 and a terminate 200 "terminated"."""
+    return sum(result["statuses"].values()) - result["charging_pairs"]
 
 
 def _pgbench_tps(sections: dict[str, Any]) -> float | None:
@@ -453,6 +504,27 @@ def summary_rows(results: dict[str, Any]) -> list[Row]:
             Row(
                 f"orders not fulfilled, of {sum(orders['statuses'].values()):,} answers",
                 _orders_not_fulfilled(orders),
+                "",
+            ),
+        ]
+    if "charging" in sections:
+        charging = sections["charging"]
+        http_per_second = sections["http"]["top_ups_per_second"] if "http" in sections else None
+        rows += [
+            Row(
+                f"HTTP charging pairs/s (reserve + terminate), {clients} clients, PG, "
+                f"{charging['server_workers']} workers",
+                charging["charging_pairs_per_second"],
+                "/s",
+                http_per_second,
+                "HTTP top-ups",
+                CHARGING_TO_HTTP_RATIO_MIN if http_per_second else None,  # no HTTP section, no ratio
+            ),
+            Row("HTTP charging pair latency p50", charging["latency"]["p50_ms"], "ms"),
+            Row("HTTP charging pair latency p99", charging["latency"]["p99_ms"], "ms"),
+            Row(
+                f"charging pairs failed, of {sum(charging['statuses'].values()):,} attempts",
+                _charging_failed(charging),
                 "",
             ),
         ]
@@ -519,6 +591,8 @@ def _cpu_lines(sections: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict
         found.append(("HTTP top-up", *_cpu_of(sections["http"], "top_up")))
     if "orders" in sections:
         found.append(("HTTP order (sandbox card)", *_cpu_of(sections["orders"], "order")))
+    if "charging" in sections:
+        found.append(("HTTP charging pair (reserve + terminate)", *_cpu_of(sections["charging"], "charging_pair")))
     for mode in ("processes", "threads"):
         if mode in sections.get("service", {}):
             found.append((f"service top-up, {mode}", *_cpu_of(sections["service"][mode], "top_up")))

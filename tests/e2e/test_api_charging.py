@@ -874,3 +874,29 @@ def test_the_ledger_balances_after_a_mix_of_sessions(
     audit = ledger.audit_ledger(application.uow())
     assert audit.ok, audit
     assert reserved(application) == {}  # every session has ended: nothing is left on hold
+
+
+def test_usage_per_day_through_the_api(client: TestClient, application: Application) -> None:
+    line = make_line(application, balance_qepik=1000)
+    number = line.msisdn.e164
+    opened = client.post(
+        "/v1/charging/sessions",
+        json={"msisdn": number, "service": "data", "requested_units": 1000},
+        headers={"Idempotency-Key": "usage-open"},
+    ).json()
+    client.post(
+        f"/v1/charging/sessions/{opened['session_id']}/terminate", json={"request_number": 1, "used_units": 1000}
+    )
+
+    usage = client.get(f"/v1/lines/{number}/usage").json()
+    too_long = client.get(f"/v1/lines/{number}/usage", params={"days": 91})
+
+    assert len(usage["days"]) == 30
+    assert usage["days"][-1] == {
+        "date": usage["days"][-1]["date"],
+        "data_kb": 1000,
+        "voice_seconds": 0,
+        "sms": 0,
+        "charged": {"amount": "0.10", "currency": "AZN"},
+    }
+    assert too_long.status_code == 422

@@ -11,7 +11,9 @@ from sqlalchemy import text
 from tests.factories import make_line, snapshot
 from topup.adapters.clock import FixedClock
 from topup.bootstrap import Application
+from topup.domain.calendar import baku_date
 from topup.domain.charging import NoBalance, Service
+from topup.domain.errors import InvalidInput
 from topup.services import bundles, charging, history, ledger, lines
 
 # Azercell in the sample catalogue: data 0.10 AZN per MB in 100 KB steps.
@@ -177,3 +179,32 @@ def test_a_line_barred_mid_session_gets_no_more_units_but_its_usage_still_counts
 
     assert (updated["granted_units"], updated["used_units"]) == (0, 400)
     assert (ended["charged_qepik"], balance(application, number).main_qepik) == (4, 996)
+
+
+def test_usage_is_summed_per_baku_day_with_a_row_for_every_day(application: Application, clock: FixedClock) -> None:
+    number = make_line(application, balance_qepik=5000).msisdn.e164
+
+    def session(service: Service, used: int) -> None:
+        opened = charging.open_session(
+            application.uow(), application.charging, number=number, service=service, requested=used
+        )
+        charging.terminate_session(
+            application.uow(), application.charging, session_id=opened["session_id"], request_number=1, used=used
+        )
+
+    session(Service.DATA, 1000)
+    session(Service.VOICE, 90)
+    clock.advance(timedelta(days=1))
+    session(Service.DATA, 250)
+    charging.charge_event(application.uow(), application.charging, number=number)
+
+    days = charging.usage_by_day(application.uow(), application.clock, number=number, days=3)
+
+    assert [(d.data_kb, d.voice_seconds, d.sms, d.charged_qepik) for d in days] == [
+        (0, 0, 0, 0),
+        (1000, 90, 0, 30),  # 10 qəpik of data, 20 of voice (two started minutes)
+        (250, 0, 1, 8),  # 3 qəpik of data, 5 for the SMS
+    ]
+    assert days[-1].day == baku_date(clock.now())
+    with pytest.raises(InvalidInput):
+        charging.usage_by_day(application.uow(), application.clock, number=number, days=91)

@@ -760,3 +760,25 @@ def charging_show(session_id: str, as_json: JsonOption = False) -> None:
     with _application() as application:
         body = _charging_shown(charging.get_session(application.uow(), session_id=session_id))
     _emit(as_json, body, lambda: _pairs("Charging session", body))
+
+
+@app.command("usage")
+def usage_command(
+    number: str,
+    days: Annotated[int, typer.Option(help="how many days back, today included")] = 30,
+    as_json: JsonOption = False,
+) -> None:
+    """Data, minutes and SMS NUMBER used, and what it was charged, per Baku day."""
+    with _application() as application:
+        used = charging.usage_by_day(application.uow(), application.clock, number=number, days=days)
+    items = [
+        {
+            "date": day.day.isoformat(),
+            "data_kb": day.data_kb,
+            "voice_seconds": day.voice_seconds,
+            "sms": day.sms,
+            "charged": format_amount(day.charged_qepik),
+        }
+        for day in used
+    ]
+    _emit(as_json, {"items": items}, lambda: _rows_table(f"Usage of {number}", items))

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from topup.domain.calendar import baku_date
+from topup.domain.calendar import BAKU, baku_date
 from topup.domain.catalogue import Tariff
 from topup.domain.charging import (
     ChargingSession,
@@ -355,6 +355,40 @@ def _answer(session: ChargingSession, *, granted: int, reason: str | None = None
         "expires_at": session.expires_at.isoformat(),
         "ended_because": reason if session.state is SessionState.TERMINATED else None,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class DayOfUse:
+    day: date  # in Baku
+    data_kb: int = 0
+    voice_seconds: int = 0
+    sms: int = 0
+    charged_qepik: int = 0
+
+
+USAGE_DAYS_MAX = 90
+
+
+def usage_by_day(uow: UnitOfWork, clock: Clock, *, number: str, days: int = 30) -> list[DayOfUse]:
+    """What the line used and was charged, per Baku day, for the last `days` days (today included), oldest
+    first, a row for every day (zeros where nothing was used). A session counts on the day it ended."""
+    if not 1 <= days <= USAGE_DAYS_MAX:
+        raise InvalidInput(f"days must be between 1 and {USAGE_DAYS_MAX}.", field="days")
+    msisdn = parse_msisdn(number)
+    today = baku_date(clock.now())
+    first = today - timedelta(days=days - 1)
+    with uow:
+        require_line(uow, msisdn)
+        ended = uow.charging.ended_since(msisdn.e164, since=datetime.combine(first, time(0), tzinfo=BAKU))
+    totals: dict[date, dict[str, int]] = {first + timedelta(days=n): {} for n in range(days)}
+    for session in ended:
+        day = totals.get(baku_date(session.updated_at or session.created_at))
+        if day is None:
+            continue
+        field_name = {Service.DATA: "data_kb", Service.VOICE: "voice_seconds", Service.SMS: "sms"}[session.service]
+        day[field_name] = day.get(field_name, 0) + session.used_units
+        day["charged_qepik"] = day.get("charged_qepik", 0) + session.charged_qepik
+    return [DayOfUse(day, **values) for day, values in totals.items()]
 
 
 def parse_service(value: str) -> Service:

@@ -52,6 +52,17 @@ class SqlChargingRepository:
         row = _row(session)
         self._handle.connection.execute(_SAVE, {"saved_id": session.id, **{key: row[key] for key in _MUTABLE}})
 
+    def ended_since(self, msisdn: str, *, since: datetime) -> list[ChargingSession]:
+        """The line's sessions that ended since `since` (for its usage per day)."""
+        rows = self._handle.connection.execute(
+            select(charging_sessions).where(
+                charging_sessions.c.msisdn == msisdn,
+                charging_sessions.c.state == SessionState.TERMINATED.value,
+                charging_sessions.c.updated_at >= since,
+            )
+        )
+        return [_session(row) for row in rows]
+
     def expired(self, *, now: datetime, limit: int) -> list[str]:
         """Open sessions not heard from in time, oldest first; on PostgreSQL rows another worker is ending are
         skipped."""

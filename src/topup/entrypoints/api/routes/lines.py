@@ -8,11 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from topup.domain.lines import LineType
+from topup.domain.money import format_amount
 from topup.entrypoints.api import serialise
 from topup.entrypoints.api.deps import AdminDep, AppDep, CallerDep, IdempotencyKey
 from topup.entrypoints.api.idempotent import respond_once
 from topup.entrypoints.api.schemas import NewBundlePurchase, NewLine
-from topup.services import bundles, history, lines
+from topup.services import bundles, charging, history, lines
 from topup.services.history import PAGE_SIZE_MAX
 from topup.services.ports import UnitOfWork
 
@@ -45,6 +46,28 @@ def get_line(msisdn: str, application: AppDep, _caller: CallerDep) -> dict[str, 
 @router.get("/lines/{msisdn}/balance", summary="Main balance, validity and live bundle buckets")
 def get_balance(msisdn: str, application: AppDep, _caller: CallerDep) -> dict[str, Any]:
     return serialise.balance(lines.balance(application.uow(), application.clock, number=msisdn))
+
+
+@router.get("/lines/{msisdn}/usage", summary="Data, minutes and SMS used and money charged, per Baku day")
+def get_usage(
+    msisdn: str,
+    application: AppDep,
+    _caller: CallerDep,
+    days: Annotated[int, Query(ge=1, le=charging.USAGE_DAYS_MAX)] = 30,
+) -> dict[str, Any]:
+    used = charging.usage_by_day(application.uow(), application.clock, number=msisdn, days=days)
+    return {
+        "days": [
+            {
+                "date": day.day.isoformat(),
+                "data_kb": day.data_kb,
+                "voice_seconds": day.voice_seconds,
+                "sms": day.sms,
+                "charged": {"amount": format_amount(day.charged_qepik), "currency": "AZN"},
+            }
+            for day in used
+        ]
+    }
 
 
 @router.post("/lines/{msisdn}/bundles", status_code=201, summary="Buy a bundle from the main balance")
