@@ -1,4 +1,4 @@
-"""Top-ups (and orders, charging sessions) through the HTTP API: the real server in a subprocess, the load generator in another."""
+"""Top-ups, orders and charging sessions through the HTTP API: the server and the load generator as subprocesses."""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@
     .venv/bin/python -m bench.run --help     # every knob; each also reads a TOPUP_BENCH_* variable
 
 Sections: PostgreSQL (pgbench baseline, HTTP API, card orders through the HTTP API, charging sessions through the
-HTTP API, service layer, growth from 10k to 1M lines) and SQLite (service layer vs raw sqlite3). Results go to stdout and to bench/results/latest.json.
+HTTP API, service layer, growth from 10k to 1M lines) and SQLite (service layer vs raw sqlite3). Results go to
+stdout and to bench/results/latest.json.
 """
 
 from __future__ import annotations
@@ -443,7 +444,7 @@ def _orders_not_fulfilled(result: dict[str, Any]) -> int:
 
 def _charging_failed(result: dict[str, Any]) -> int:
     """Pairs in the window that did not end with an open 201 and a terminate 200 "terminated"."""
-    return sum(result["statuses"].values()) - result["charging_pairs"]
+    return int(sum(result["statuses"].values()) - result["charging_pairs"])
 
 
 def _pgbench_tps(sections: dict[str, Any]) -> float | None:
