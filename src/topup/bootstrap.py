@@ -12,6 +12,7 @@ from topup.adapters.db.catalogue_store import CatalogueCache
 from topup.adapters.db.engine import make_engine
 from topup.adapters.db.migrate import current_revision, head_revision, upgrade
 from topup.adapters.db.unit_of_work import ProcessCaches, SqlUnitOfWork
+from topup.adapters.notifications.inbox import DevInboxSender
 from topup.adapters.payments.card_acquirer import HttpCardAcquirer
 from topup.adapters.payments.goldenpay import HttpGoldenPay
 from topup.adapters.payments.google_pay import GooglePaySheet
@@ -26,7 +27,7 @@ from topup.services.charging import Charging
 from topup.services.lifecycle import Lifecycle
 from topup.services.order_saga import CHECK_DELAYS, OrderLimits, Saga
 from topup.services.payments import CardAcquirer, RedirectProvider
-from topup.services.ports import Clock, ReceiptCodes
+from topup.services.ports import Clock, NotificationSender, ReceiptCodes
 from topup.services.webhooks import WebhookSender
 
 
@@ -39,6 +40,7 @@ class Application:
     caches: ProcessCaches = field(default_factory=ProcessCaches)
     acquirer: CardAcquirer | None = None
     webhook_sender: WebhookSender = field(default_factory=HttpWebhookSender)
+    notification_sender: NotificationSender = field(default_factory=DevInboxSender)
     # Wallets and GoldenPay by method; None until first needed (then built from the settings).
     providers: dict[PaymentMethod, RedirectProvider] | None = None
     webmoney: WebMoneyMerchant | None = None

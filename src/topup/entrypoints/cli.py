@@ -32,6 +32,7 @@ from topup.services import (
     history,
     ledger,
     lines,
+    notifications,
     numbers,
     orders,
     quotes,
@@ -782,3 +783,18 @@ def usage_command(
         for day in used
     ]
     _emit(as_json, {"items": items}, lambda: _rows_table(f"Usage of {number}", items))
+
+
+@app.command("inbox")
+def inbox_command(
+    number: Annotated[str | None, typer.Argument(help="only this line's")] = None,
+    limit: Annotated[int, typer.Option(help="how many, newest first")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Notifications as subscribers get them, in their language (the development inbox)."""
+    from topup.entrypoints.api.routes.dev import shown
+
+    with _application() as application:
+        items = [shown(n) for n in notifications.inbox(application.uow(), number=number, limit=limit)]
+    rows = [{key: item[key] for key in ("created_at", "msisdn", "kind", "text")} for item in items]
+    _emit(as_json, {"items": items}, lambda: _rows_table("Inbox", rows))

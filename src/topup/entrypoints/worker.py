@@ -12,7 +12,7 @@ import logging
 import threading
 
 from topup.bootstrap import Application
-from topup.services import charging, lifecycle, orders, webhooks
+from topup.services import charging, lifecycle, notifications, orders, webhooks
 
 logger = logging.getLogger("topup.worker")
 BATCH_SIZE = 50
@@ -40,8 +40,15 @@ def run_once(application: Application) -> int:
     def forfeit_balances() -> int:
         return lifecycle.forfeit_balances(application.uow(), application.lifecycle, limit=BATCH_SIZE)
 
+    def send_notifications() -> int:
+        return notifications.deliver_due(
+            application.uow(), application.clock, application.notification_sender, limit=BATCH_SIZE
+        )
+
+    lifecycle.warn_upcoming(application.uow(), application.lifecycle)  # once a pass: it only queues, once each
     total = 0
-    for step in (settle, deliver, end_silent_sessions, expire_bundles, renew_bundles, forfeit_balances):
+    steps = (settle, deliver, end_silent_sessions, expire_bundles, renew_bundles, forfeit_balances, send_notifications)
+    for step in steps:
         while True:
             seen = step()
             total += seen

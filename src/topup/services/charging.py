@@ -20,6 +20,7 @@ from topup.domain.catalogue import Tariff
 from topup.domain.charging import (
     ChargingSession,
     Grant,
+    Hold,
     NoBalance,
     Service,
     SessionNotFound,
@@ -32,7 +33,9 @@ from topup.domain.history import TransactionRecord
 from topup.domain.ledger import TransactionKind, Transfer, Unit, check_posting
 from topup.domain.lines import Line, LineType
 from topup.domain.money import included_vat
+from topup.domain.notifications import BALANCE_LOW_QEPIK, NotificationKind, data_threshold_crossed
 from topup.domain.numbers import parse_msisdn
+from topup.services import notifications
 from topup.services.bundles import VAT_ACCOUNT
 from topup.services.lines import require_line
 from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
@@ -301,10 +304,52 @@ def _end(
             vat_qepik=vat_qepik,
         )
         session.transaction_id = record.id
+        _tell(uow, session, line, settlement.bucket_used, record, now=now)
     answer = _answer(session, granted=0, reason=reason)
     session.last_answer = json.dumps(answer)
     uow.charging.save(session)
     return answer
+
+
+def _tell(
+    uow: UnitOfWork,
+    session: ChargingSession,
+    line: Line,
+    used: tuple[Hold, ...],
+    record: TransactionRecord,
+    *,
+    now: datetime,
+) -> None:
+    """Thresholds this session's use crossed: 75 % and 90 % of a bundle's data, and a low main balance. Each is
+    told once: crossing happens once per bucket, and once per fall below the low mark."""
+    catalogue = uow.catalogue.current()
+    if session.service is Service.DATA and used:
+        live = {view.bucket.account_id: view for view in uow.ledger.buckets(line.msisdn, now=now)}
+        for hold in used:
+            view = live.get(hold.account_id)
+            if view is None:
+                continue
+            after = view.bucket.balance
+            crossed = data_threshold_crossed(view.initial, after + hold.units, after)
+            if crossed is None:
+                continue
+            try:
+                bundle = catalogue.bundle(view.bundle_code, operator=line.operator)
+            except DomainError:
+                continue
+            percent = "90" if crossed is NotificationKind.DATA_90 else "75"
+            params = {"percent": percent, **notifications.bundle_names(bundle)}
+            notifications.queue(uow, line=line, kind=crossed, key=f"{hold.account_id}", params=params, now=now)
+    after_qepik = record.balance_after_qepik
+    if after_qepik < BALANCE_LOW_QEPIK <= after_qepik + session.charged_qepik:
+        notifications.queue(
+            uow,
+            line=line,
+            kind=NotificationKind.BALANCE_LOW,
+            key=record.id,
+            params={"balance_qepik": str(after_qepik)},
+            now=now,
+        )
 
 
 def _post(

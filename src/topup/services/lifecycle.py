@@ -19,8 +19,9 @@ from topup.domain.history import TransactionRecord
 from topup.domain.ledger import TransactionKind, Transfer, Unit, check_posting
 from topup.domain.lifecycle import ExpiredBucket, Renewal, RenewalState
 from topup.domain.lines import Line
+from topup.domain.notifications import NotificationKind
 from topup.domain.numbers import parse_msisdn
-from topup.services import bundles
+from topup.services import bundles, notifications
 from topup.services.charging import EXPIRED_ACCOUNT
 from topup.services.lines import require_line
 from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
@@ -83,6 +84,7 @@ def renew_due(uow: UnitOfWork, lifecycle: Lifecycle, *, limit: int = BATCH) -> i
                 renewal.attempts += 1
                 renewal.next_attempt_at, renewal.last_failure, renewal.updated_at = None, None, now
                 uow.lifecycle.save_renewal(renewal)
+                _tell(uow, renewal, NotificationKind.RENEWAL_DONE, now=now)
                 uow.commit()
         except DomainError as failure:  # nothing was bought: the transaction rolled back
             _failed(uow, lifecycle, source_id, failure.code, now=now)
@@ -113,6 +115,47 @@ def forfeit_balances(uow: UnitOfWork, lifecycle: Lifecycle, *, limit: int = BATC
                 _forfeit(uow, lifecycle, line, main.balance, now=now)
             uow.commit()
     return len(due)
+
+
+WARN_BUNDLE_BEFORE = timedelta(days=3)
+WARN_VALIDITY_DAYS = 3
+
+
+def warn_upcoming(uow: UnitOfWork, lifecycle: Lifecycle, *, limit: int = 1000) -> None:
+    """Queue the warnings due now: bundles ending within 3 days (and again within 1 day), and usage periods
+    ending in 3 days. Each is told once (its key is the purchase, or the line and date), so scanning again
+    on the next pass repeats nothing."""
+    now = lifecycle.clock.now()
+    with uow:
+        catalogue = uow.catalogue.current()
+        told: set[tuple[str, str]] = set()
+        for bucket in uow.lifecycle.buckets_expiring(after=now, until=now + WARN_BUNDLE_BEFORE, limit=limit):
+            if not bucket.purchase_id or not bucket.bundle_code or (bucket.purchase_id, "") in told:
+                continue
+            told.add((bucket.purchase_id, ""))
+            line = require_line(uow, parse_msisdn(bucket.msisdn))
+            try:
+                bundle = catalogue.bundle(bucket.bundle_code, operator=line.operator)
+            except DomainError:
+                continue
+            soon = bucket.expires_at - now <= timedelta(days=1)
+            kind = NotificationKind.BUNDLE_EXPIRING_1D if soon else NotificationKind.BUNDLE_EXPIRING_3D
+            params = {"date": baku_date(bucket.expires_at).isoformat(), **notifications.bundle_names(bundle)}
+            notifications.queue(uow, line=line, kind=kind, key=bucket.purchase_id, params=params, now=now)
+        ending = baku_date(now) + timedelta(days=WARN_VALIDITY_DAYS)
+        for operator in catalogue.operators.values():
+            for number in uow.lifecycle.lines_valid_until(operator.code, ending, limit=limit):
+                line = require_line(uow, parse_msisdn(number))
+                key = f"{number}:{ending.isoformat()}"
+                notifications.queue(
+                    uow,
+                    line=line,
+                    kind=NotificationKind.VALIDITY_ENDING,
+                    key=key,
+                    params={"date": ending.isoformat()},
+                    now=now,
+                )
+        uow.commit()
 
 
 def renewals(uow: UnitOfWork, *, number: str) -> list[Renewal]:
@@ -184,7 +227,18 @@ def _failed(uow: UnitOfWork, lifecycle: Lifecycle, source_id: str, code: str, *,
             else:
                 renewal.next_attempt_at = retry_at
             uow.lifecycle.save_renewal(renewal)
+            _tell(uow, renewal, NotificationKind.RENEWAL_FAILED, now=now)  # once: the key is the renewal
         uow.commit()
+
+
+def _tell(uow: UnitOfWork, renewal: Renewal, kind: NotificationKind, *, now: datetime) -> None:
+    line = require_line(uow, parse_msisdn(renewal.msisdn))
+    try:
+        bundle = uow.catalogue.current().bundle(renewal.bundle_code, operator=line.operator)
+    except DomainError:  # the bundle left the catalogue: nothing to tell about it
+        return
+    params = {"amount_qepik": str(bundle.price_qepik), **notifications.bundle_names(bundle)}
+    notifications.queue(uow, line=line, kind=kind, key=renewal.source_transaction_id, params=params, now=now)
 
 
 def _forfeit(uow: UnitOfWork, lifecycle: Lifecycle, line: Line, amount_qepik: int, *, now: datetime) -> None:

@@ -14,6 +14,7 @@ from topup.domain.ledger import AccountKind, AccountState, Bucket, Transfer, Uni
 from topup.domain.lifecycle import ExpiredBucket, Renewal
 from topup.domain.limits import Usage
 from topup.domain.lines import Line
+from topup.domain.notifications import Notification
 from topup.domain.numbers import Msisdn
 from topup.domain.orders import Order, PaymentMethod, Transition
 from topup.domain.quotes import Quote
@@ -177,6 +178,10 @@ class LifecycleRepository(Protocol):
 
     def lines_past_grace(self, operator: str, *, valid_before: date, limit: int) -> list[str]: ...
 
+    def buckets_expiring(self, *, after: datetime, until: datetime, limit: int) -> list[ExpiredBucket]: ...
+
+    def lines_valid_until(self, operator: str, day: date, *, limit: int) -> list[str]: ...
+
     def add_renewal(self, renewal: Renewal) -> None: ...
 
     def due_renewals(self, *, now: datetime, limit: int) -> list[str]: ...
@@ -186,6 +191,24 @@ class LifecycleRepository(Protocol):
     def renewals_of(self, msisdn: str) -> list[Renewal]: ...
 
     def save_renewal(self, renewal: Renewal) -> None: ...
+
+
+class NotificationRepository(Protocol):
+    def queue(self, notification: Notification) -> None:
+        """Add it unless one with its de-duplication key exists."""
+        ...
+
+    def unsent(self, *, limit: int) -> list[Notification]: ...
+
+    def mark_sent(self, notification_id: str, *, now: datetime) -> None: ...
+
+    def latest(self, *, msisdn: str | None, limit: int) -> list[Notification]: ...
+
+
+class NotificationSender(Protocol):
+    def send(self, notification: Notification) -> None:
+        """Deliver it (render it in its language first); raise to have it tried again on the next pass."""
+        ...
 
 
 class WebhookRepository(Protocol):
@@ -369,6 +392,9 @@ class UnitOfWork(Protocol):
 
     @property
     def lifecycle(self) -> LifecycleRepository: ...
+
+    @property
+    def notifications(self) -> NotificationRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -7,7 +7,9 @@ import uuid
 from topup.domain.calendar import baku_date
 from topup.domain.history import TransactionRecord
 from topup.domain.ledger import TransactionKind, Transfer, Unit, check_posting
+from topup.domain.notifications import NotificationKind
 from topup.domain.numbers import parse_msisdn
+from topup.services import notifications
 from topup.services.lines import require_line
 from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
 
@@ -61,5 +63,9 @@ def top_up(
         uow.ledger.post(record, transfers)
         if plan.valid_until != line.valid_until:
             uow.lines.set_valid_until(msisdn, plan.valid_until, now=now)
+        told = {"amount_qepik": str(amount_qepik), "balance_qepik": str(record.balance_after_qepik)}
+        if plan.valid_until is not None:
+            told["date"] = plan.valid_until.isoformat()
+        notifications.queue(uow, line=line, kind=NotificationKind.TOPUP_DONE, key=transaction_id, params=told, now=now)
         uow.commit()
     return record

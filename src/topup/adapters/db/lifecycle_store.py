@@ -76,6 +76,29 @@ class SqlLifecycleRepository:
         )
         return [row.msisdn for row in rows]
 
+    def buckets_expiring(self, *, after: datetime, until: datetime, limit: int) -> list[ExpiredBucket]:
+        """Buckets that expire in (after, until], soonest first (through the unsettled-bucket index)."""
+        rows = self._handle.connection.execute(
+            select(accounts)
+            .where(_UNSETTLED_BUCKET, accounts.c.expires_at > after, accounts.c.expires_at <= until)
+            .order_by(accounts.c.expires_at)
+            .limit(limit)
+        )
+        return [
+            ExpiredBucket(
+                row.id, row.msisdn, Unit(row.unit), row.balance, row.bundle_code, row.transaction_id, row.expires_at
+            )
+            for row in rows
+        ]
+
+    def lines_valid_until(self, operator: str, day: date, *, limit: int) -> list[str]:
+        rows = self._handle.connection.execute(
+            select(lines.c.msisdn)
+            .where(lines.c.operator == operator, lines.c.valid_until == day, lines.c.type == LineType.PREPAID.value)
+            .limit(limit)
+        )
+        return [row.msisdn for row in rows]
+
     def add_renewal(self, renewal: Renewal) -> None:
         """Queue it, unless this purchase's renewal is queued already (the trigger fires once)."""
         insert = postgresql.insert if self._handle.dialect == "postgresql" else sqlite.insert

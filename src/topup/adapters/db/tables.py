@@ -322,6 +322,26 @@ charging_sessions = Table(
     Index("ix_charging_sessions_state_expires_at", "state", "expires_at"),
 )
 
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("msisdn", String(16), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("dedupe_key", String(200), nullable=False, unique=True),  # one notification per event
+    Column("language", String(8), nullable=False),
+    Column("params", Text, nullable=False),  # JSON
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Index("ix_notifications_msisdn_created_at", "msisdn", "created_at"),
+    Index(
+        "ix_notifications_unsent_created_at",
+        "created_at",
+        postgresql_where=text("sent_at IS NULL"),
+        sqlite_where=text("sent_at IS NULL"),
+    ),
+)
+
 webhooks = Table(
     "webhooks",
     metadata,

@@ -14,6 +14,7 @@ from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.ledger_store import SqlLedger, SystemAccountCache
 from topup.adapters.db.lifecycle_store import SqlLifecycleRepository
 from topup.adapters.db.line_repository import SqlLineRepository, SqlPortRepository
+from topup.adapters.db.notification_store import SqlNotificationRepository
 from topup.adapters.db.order_repository import SqlOrderRepository
 from topup.adapters.db.quote_store import SqlFxRateRepository, SqlQuoteRepository
 from topup.adapters.db.transaction_repository import SqlTransactionRepository
@@ -52,6 +53,7 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhookRepository(self._handle)
         self.charging = SqlChargingRepository(self._handle)
         self.lifecycle = SqlLifecycleRepository(self._handle)
+        self.notifications = SqlNotificationRepository(self._handle)
 
     def __enter__(self) -> Self:
         if self._depth == 0:

@@ -24,6 +24,7 @@ from topup.entrypoints.api.errors import install_error_handlers
 from topup.entrypoints.api.routes import (
     catalogue,
     charging,
+    dev,
     lines,
     numbers,
     orders,
@@ -67,7 +68,8 @@ def create_app(application: Application) -> FastAPI:
 
     app.add_middleware(BodyLimit, bytes_max=BODY_BYTES_MAX)
 
-    for module in (numbers, catalogue, lines, topups, quotes, orders, providers, charging, webhooks, transactions):
+    modules = (numbers, catalogue, lines, topups, quotes, orders, providers, charging, webhooks, transactions, dev)
+    for module in modules:
         app.include_router(module.router, prefix="/v1")
     if application.settings.sandbox_enabled:
         mount_sandboxes(app, application.settings)

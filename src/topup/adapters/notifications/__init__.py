@@ -1,0 +1,1 @@
+"""Notification rendering (Babel, four languages) and senders."""
