@@ -90,7 +90,9 @@ def test_a_low_balance_is_told_when_it_falls_below_the_mark_not_on_every_debit(a
         charging.charge_event(application.uow(), application.charging, number=number)
 
     assert told(application, number) == ["balance_low", "topup_done"]
-    assert text_of(application, number, NotificationKind.BALANCE_LOW).startswith("На вашем балансе мало средств: 0,95\xa0")
+    assert text_of(application, number, NotificationKind.BALANCE_LOW).startswith(
+        "На вашем балансе мало средств: 0,95\xa0"
+    )
 
 
 def test_renewals_and_upcoming_ends_are_told_once(application: Application, clock: FixedClock) -> None:
@@ -135,3 +137,4 @@ def test_every_notification_reads_well_in_every_language(language: str, kind: No
     assert rendered.language == language
     assert "{" not in rendered.text
     assert "}" not in rendered.text
+    assert ".." not in rendered.text

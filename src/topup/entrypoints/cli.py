@@ -22,7 +22,7 @@ from topup.domain.errors import DomainError, ErrorKind
 from topup.domain.lines import LineType
 from topup.domain.money import format_amount, parse_amount
 from topup.domain.quotes import ProductType
-from topup.entrypoints import demo
+from topup.entrypoints import demo, simulate
 from topup.entrypoints.api import serialise
 from topup.services import (
     api_keys,
@@ -40,7 +40,7 @@ from topup.services import (
     topups,
 )
 from topup.services.idempotency import idempotent_request, run_once
-from topup.services.ports import StoredResponse
+from topup.services.ports import Clock, StoredResponse
 
 app = typer.Typer(help="Topup: top up prepaid mobile lines in Azerbaijan.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -80,8 +80,8 @@ EXIT_INVALID = 2
 
 
 @contextmanager
-def _application() -> Iterator[Application]:
-    application = bootstrap(Settings())
+def _application(clock: Clock | None = None) -> Iterator[Application]:
+    application = bootstrap(Settings(), clock=clock)
     try:
         yield application
     except DomainError as error:
@@ -798,3 +798,44 @@ def inbox_command(
         items = [shown(n) for n in notifications.inbox(application.uow(), number=number, limit=limit)]
     rows = [{key: item[key] for key in ("created_at", "msisdn", "kind", "text")} for item in items]
     _emit(as_json, {"items": items}, lambda: _rows_table("Inbox", rows))
+
+
+@app.command("simulate")
+def simulate_command(
+    lines_count: Annotated[int, typer.Option("--lines", help="simulation lines (+994 50/55/70 9xxxxxx)")] = 20,
+    days: Annotated[int, typer.Option(help="days of traffic, ending now")] = 7,
+    seed: Annotated[int, typer.Option(help="the same seed plays the same traffic")] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Play DAYS days of data sessions, calls and SMS for LINES lines through the charging service, with the
+    worker's jobs each midnight: balances drain, bundles expire and renew, notifications reach the inbox."""
+    if not 1 <= lines_count <= simulate.LINES_MAX or not 1 <= days <= simulate.DAYS_MAX:
+        errors.print(f"[red]error[/red] --lines must be 1..{simulate.LINES_MAX} and --days 1..{simulate.DAYS_MAX}.")
+        raise typer.Exit(EXIT_INVALID)
+    with (
+        _application(clock=simulate.start_clock(days)) as application,
+        Progress(console=errors, transient=True) as progress,
+    ):
+        task = progress.add_task(f"Simulating {days} days of {lines_count} lines", total=days)
+        report = simulate.simulate(
+            application,
+            line_count=lines_count,
+            days=days,
+            seed=seed,
+            progress=lambda done, _total: progress.update(task, completed=done),
+        )
+    body = {
+        "lines": report.lines,
+        "days": report.days,
+        "sessions": report.sessions,
+        "data_mb": round(report.data_kb / 1000, 1),
+        "voice_minutes": round(report.voice_seconds / 60, 1),
+        "sms": report.sms,
+        "charged": format_amount(report.charged_qepik),
+        "refused_no_balance": report.refused_no_balance,
+        "top_ups": report.top_ups,
+        "bundles_expired": report.bundles_expired,
+        "renewals_tried": report.renewals_tried,
+        "notifications_sent": report.notifications_sent,
+    }
+    _emit(as_json, body, lambda: _pairs("Simulation", body))

@@ -13,7 +13,8 @@ from topup.domain.notifications import Notification, NotificationKind
 
 LOCALES = {"az": "az", "en": "en", "ru": "ru", "zh": "zh_Hans_CN"}
 K = NotificationKind
-# {amount}, {balance}: money; {date}: a date; {bundle}: the bundle's name; {percent}: a number.
+# {amount}, {balance}: money; {date}: a date; {bundle}: the bundle's name; {percent}: a number. Russian long dates
+# end in "г." (2026 г.), so no Russian sentence puts its own full stop right after {date}.
 TEMPLATES: dict[str, dict[NotificationKind, str]] = {
     "az": {
         K.TOPUP_DONE: "Balansınız {amount} artırıldı. Balans: {balance}. İstifadə müddəti: {date}.",
@@ -42,17 +43,17 @@ TEMPLATES: dict[str, dict[NotificationKind, str]] = {
         K.VALIDITY_ENDING: "Your balance's usage period ends on {date}. Top up to extend it.",
     },
     "ru": {
-        K.TOPUP_DONE: "Ваш баланс пополнен на {amount}. Баланс: {balance}. Срок действия до {date}.",
+        K.TOPUP_DONE: "Ваш баланс пополнен на {amount}. Баланс: {balance}. Срок действия — до {date}",
         K.BALANCE_LOW: "На вашем балансе мало средств: {balance}. Пополните баланс, чтобы оставаться на связи.",
         K.DATA_75: "Использовано {percent}% интернет-трафика пакета «{bundle}».",
         K.DATA_90: "Использовано {percent}% интернет-трафика пакета «{bundle}».",
-        K.BUNDLE_EXPIRING_3D: "Пакет «{bundle}» действует до {date}.",
-        K.BUNDLE_EXPIRING_1D: "Пакет «{bundle}» заканчивается завтра, {date}.",
+        K.BUNDLE_EXPIRING_3D: "Пакет «{bundle}» действует до {date}",
+        K.BUNDLE_EXPIRING_1D: "Пакет «{bundle}» заканчивается завтра, {date}",
         K.RENEWAL_DONE: "Пакет «{bundle}» продлён ({amount}).",
         K.RENEWAL_FAILED: (
             "Недостаточно средств для продления пакета «{bundle}» ({amount}). Мы будем пробовать каждый день."
         ),
-        K.VALIDITY_ENDING: "Срок действия баланса заканчивается {date}. Пополните баланс, чтобы продлить его.",
+        K.VALIDITY_ENDING: "Срок действия баланса заканчивается {date} — пополните баланс, чтобы продлить его.",
     },
     "zh": {
         K.TOPUP_DONE: "您的余额已充值 {amount}。当前余额：{balance}。有效期至 {date}。",
