@@ -384,14 +384,9 @@ def _capture(uow: UnitOfWork, saga: Saga, order: Order) -> Order:
         return _schedule_next_check(uow, saga, order_id)
     except PaymentRefused as refused:  # delivered, not captured: the worker asks again; reconciliation lists it
         return record_no_answer(uow, saga, order_id, step=f"capture refused ({refused.code})", unknown=True)
-    with uow:
-        order = locked(uow, order_id)
-        if result.status is PaymentStatus.CAPTURED and order.state in (OrderState.PAID, OrderState.UNKNOWN):
-            order.move(OrderState.FULFILLED, reason="delivered and captured", at=saga.clock.now())
-            order.next_check_at = None
-            save(uow, saga, order)
-        uow.commit()
-    return order
+    if result.status is not PaymentStatus.CAPTURED:
+        return get_order(uow, order_id=order_id)
+    return _conclude(uow, saga, order_id, OrderState.FULFILLED, "delivered and captured", OrderState.PAID)
 
 
 def release_hold(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
@@ -471,10 +466,20 @@ def _refund_payment(uow: UnitOfWork, saga: Saga, order_id: str) -> Order:
             " worker to recheck. Refund it in the provider's dashboard if it stays so.",
             provider_code=refused.code,
         ) from None
+    if result.status is not PaymentStatus.REFUNDED:
+        return get_order(uow, order_id=order_id)
+    return _conclude(uow, saga, order_id, OrderState.REFUNDED, "refunded by staff", OrderState.FULFILLED)
+
+
+def _conclude(
+    uow: UnitOfWork, saga: Saga, order_id: str, target: OrderState, reason: str, expected: OrderState
+) -> Order:
+    """The provider confirmed the last step: move the order to `target` if it is still where that step left it
+    (`expected`, or `unknown` when an earlier answer was lost); nothing is left to check."""
     with uow:
         order = locked(uow, order_id)
-        if result.status is PaymentStatus.REFUNDED and order.state in (OrderState.FULFILLED, OrderState.UNKNOWN):
-            order.move(OrderState.REFUNDED, reason="refunded by staff", at=saga.clock.now())
+        if order.state in (expected, OrderState.UNKNOWN):
+            order.move(target, reason=reason, at=saga.clock.now())
             order.next_check_at = None
             save(uow, saga, order)
         uow.commit()
