@@ -138,3 +138,14 @@ def test_every_notification_reads_well_in_every_language(language: str, kind: No
     assert "{" not in rendered.text
     assert "}" not in rendered.text
     assert ".." not in rendered.text
+
+
+def test_a_notification_is_not_sent_before_the_senders_clock_reaches_it(
+    application: Application, clock: FixedClock
+) -> None:
+    number = make_line(application, balance_qepik=500).msisdn.e164
+    behind = FixedClock(clock.now() - timedelta(days=1))  # a simulator replaying yesterday
+
+    assert notifications.deliver_due(application.uow(), behind, DevInboxSender()) == 0
+    assert notifications.inbox(application.uow(), number=number)[0].sent_at is None
+    assert notifications.deliver_due(application.uow(), clock, DevInboxSender()) == 1

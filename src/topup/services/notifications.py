@@ -43,7 +43,7 @@ def deliver_due(uow: UnitOfWork, clock: Clock, sender: NotificationSender, *, li
     """Send up to `limit` unsent notifications; returns how many were sent (a failed one is tried again on the
     next pass, so a sender that is down never makes a pass loop)."""
     with uow:
-        due = uow.notifications.unsent(limit=limit)
+        due = uow.notifications.unsent(now=clock.now(), limit=limit)
     sent = 0
     for notification in due:
         try:

@@ -36,8 +36,12 @@ class SqlNotificationRepository:
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
 
-    def unsent(self, *, limit: int) -> list[Notification]:
-        query = select(notifications).where(notifications.c.sent_at.is_(None)).order_by(notifications.c.created_at)
+    def unsent(self, *, now: datetime, limit: int) -> list[Notification]:
+        query = (
+            select(notifications)
+            .where(notifications.c.sent_at.is_(None), notifications.c.created_at <= now)
+            .order_by(notifications.c.created_at)
+        )
         query = query.limit(limit)
         if self._handle.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
