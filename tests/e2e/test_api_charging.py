@@ -178,6 +178,7 @@ def test_a_data_session_holds_money_then_charges_only_what_was_used(
         "roaming": False,
         "granted_units": 1000,
         "granted_total_units": 1000,
+        "throttled_kbps": None,
         "used_units": 0,
         "charged": azn("0.00"),
         "expires_at": (START + VALIDITY).isoformat(),
@@ -206,6 +207,7 @@ def test_a_data_session_holds_money_then_charges_only_what_was_used(
         "roaming": False,
         "granted_units": 0,
         "granted_total_units": 1000,
+        "throttled_kbps": None,
         "used_units": 250,
         "charged": azn("0.03"),  # 250 KB is billed as three 100 KB steps
         "expires_at": (START + VALIDITY).isoformat(),

@@ -208,3 +208,38 @@ def test_usage_is_summed_per_baku_day_with_a_row_for_every_day(application: Appl
     assert days[-1].day == baku_date(clock.now())
     with pytest.raises(InvalidInput):
         charging.usage_by_day(application.uow(), application.clock, number=number, days=91)
+
+
+def test_a_throttling_bundle_keeps_data_going_free_once_used_up(application: Application) -> None:
+    line = make_line(application, prefix="55", balance_qepik=1000)  # Bakcell: its 5 GB pack throttles to 128 kbit/s
+    number = line.msisdn.e164
+    bundles.buy_bundle(
+        application.uow(),
+        application.clock,
+        application.codes,
+        number=number,
+        bundle_code="bakcell-5gb-30d",
+        channel="api",
+    )
+    before_money = balance(application, number).main_qepik
+    data_session_used = charging.open_session(
+        application.uow(), application.charging, number=number, service=Service.DATA, requested=5_000_000
+    )
+    charging.terminate_session(
+        application.uow(),
+        application.charging,
+        session_id=data_session_used["session_id"],
+        request_number=1,
+        used=5_000_000,
+    )
+
+    opened = charging.open_session(
+        application.uow(), application.charging, number=number, service=Service.DATA, requested=50_000
+    )
+    ended = charging.terminate_session(
+        application.uow(), application.charging, session_id=opened["session_id"], request_number=1, used=50_000
+    )
+
+    assert (opened["granted_units"], opened["throttled_kbps"]) == (50_000, 128)
+    assert (ended["charged_qepik"], balance(application, number).main_qepik) == (0, before_money)
+    assert ledger.audit_ledger(application.uow()).ok

@@ -176,3 +176,14 @@ def test_a_grant_never_spends_more_than_there_is_and_the_end_balances_exactly(
     assert sum(h.units for h in settlement.bucket_used) + sum(h.units for h in settlement.bucket_returned) == held
     assert settlement.money_charged_qepik + settlement.money_returned_qepik == grant.money_qepik
     assert settlement.money_charged_qepik >= 0
+
+
+def test_a_throttled_bundle_grants_the_rest_free_and_nothing_from_the_balance() -> None:
+    grant = plan_grant(
+        Service.DATA, 1000, buckets=[bucket(1, 300)], main_balance_qepik=100, tariff=TARIFF, now=NOW, throttled=True
+    )
+    charged = session(grant)
+    charged.report(900)
+
+    assert (grant.holds, grant.throttled_units, grant.money_qepik) == ((Hold(1, 300),), 700, 0)
+    assert charged.settle(TARIFF).money_charged_qepik == 0

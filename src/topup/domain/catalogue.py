@@ -104,6 +104,8 @@ class Bundle:
     auto_renew: bool = False
     stacking: Stacking = Stacking.STACK
     roaming: bool = False
+    # After its data runs out the bundle keeps data going at this speed, with no charge (0: it does not).
+    throttle_kbps: int = 0
 
     def __post_init__(self) -> None:
         if self.price_qepik <= 0 or self.validity_days <= 0:
@@ -112,6 +114,8 @@ class Bundle:
             self.data_kb or self.voice_seconds or self.sms_count
         ):
             raise CatalogueInvalid(f"Bundle {self.code}: allowances must be non-negative, at least one set.")
+        if self.throttle_kbps < 0 or (self.throttle_kbps and not self.data_kb):
+            raise CatalogueInvalid(f"Bundle {self.code}: throttle_kbps needs data and must not be negative.")
         missing = [language for language in LANGUAGES if not self.names.get(language)]
         if missing:
             raise CatalogueInvalid(f"Bundle {self.code}: names missing for {', '.join(missing)}.")

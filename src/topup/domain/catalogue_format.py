@@ -116,6 +116,7 @@ def _bundle(operator: str, body: dict[str, Any]) -> Bundle:
         auto_renew=_flag(body, "auto_renew"),
         stacking=_choice(Stacking, body.get("stacking", "stack"), "stacking"),
         roaming=_flag(body, "roaming"),
+        throttle_kbps=_optional_integer(body, "throttle_kbps"),
     )
 
 

@@ -107,10 +107,11 @@ class Grant:
     holds: tuple[Hold, ...]
     money_units: int  # units covered by the main balance
     money_qepik: int  # what those units cost, held from the main balance
+    throttled_units: int = 0  # data at a throttled bundle's slow speed: free
 
     @property
     def units(self) -> int:
-        return sum(hold.units for hold in self.holds) + self.money_units
+        return sum(hold.units for hold in self.holds) + self.money_units + self.throttled_units
 
 
 def plan_grant(
@@ -121,10 +122,12 @@ def plan_grant(
     main_balance_qepik: int,
     tariff: Tariff | None,
     now: datetime,
+    throttled: bool = False,
 ) -> Grant:
     """Reserve up to `requested` units: buckets first (earliest expiry), the rest from the main balance in whole
     billing increments it can afford. `tariff` None means no out-of-bundle use (roaming without a tariff).
-    Refuses with `no_balance` when nothing at all can be granted."""
+    `throttled`: a live data bundle goes on at a slow speed once used up, so the rest is granted free instead
+    of from the main balance. Refuses with `no_balance` when nothing at all can be granted."""
     unit = service.unit
     holds: list[Hold] = []
     left = requested
@@ -137,6 +140,8 @@ def plan_grant(
         holds.append(Hold(bucket.account_id, taken))
         left -= taken
     money_units = money_qepik = 0
+    if left and throttled and service is Service.DATA:
+        return Grant(tuple(holds), 0, 0, throttled_units=left)
     if left and tariff is not None:
         step = increment_of(service, tariff)
         wanted = round_up(left, step)
@@ -180,6 +185,8 @@ class ChargingSession:
     holds: list[Hold] = field(default_factory=list)
     money_units: int = 0
     money_qepik: int = 0
+    throttled_units: int = 0
+    throttle_kbps: int = 0  # the speed of the throttled part, when there is one
     used_units: int = 0
     charged_qepik: int = 0
     last_answer: str = "{}"  # the answer to `request_number`, replayed when it is repeated
@@ -188,12 +195,13 @@ class ChargingSession:
 
     @property
     def granted_units(self) -> int:
-        return sum(hold.units for hold in self.holds) + self.money_units
+        return sum(hold.units for hold in self.holds) + self.money_units + self.throttled_units
 
     def add(self, grant: Grant) -> None:
         self.holds.extend(grant.holds)
         self.money_units += grant.money_units
         self.money_qepik += grant.money_qepik
+        self.throttled_units += grant.throttled_units
 
     def check_request(self, number: int) -> bool:
         """True if `number` repeats the last request (answer it again); refuses anything out of sequence."""
@@ -219,9 +227,9 @@ class ChargingSession:
         self.used_units += used
 
     def settle(self, tariff: Tariff | None) -> Settlement:
-        """Used units come out of the bucket holds first, in the order they were held, then out of the units
-        bought from the main balance, charged at the tariff (rounded up to the increment), never above what was
-        held for them."""
+        """Used units come out of the bucket holds first, in the order they were held, then out of throttled
+        (free) units, then out of the units bought from the main balance, charged at the tariff (rounded up to
+        the increment), never above what was held for them."""
         left = self.used_units
         used: list[Hold] = []
         returned: list[Hold] = []
@@ -232,5 +240,6 @@ class ChargingSession:
                 used.append(Hold(hold.account_id, taken))
             if hold.units - taken:
                 returned.append(Hold(hold.account_id, hold.units - taken))
+        left -= min(left, self.throttled_units)  # throttled data is free
         charged = min(self.money_qepik, price_qepik(self.service, left, tariff)) if left and tariff else 0
         return Settlement(tuple(used), tuple(returned), charged, self.money_qepik - charged)

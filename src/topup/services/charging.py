@@ -216,11 +216,17 @@ def _reserve(uow: UnitOfWork, charging: Charging, session: ChargingSession, line
     unit = session.service.unit
     catalogue = uow.catalogue.current()
     roaming_bundles = {b.code for b in catalogue.operator(line.operator).bundles.values() if b.roaming}
-    buckets = [
-        view.bucket
-        for view in uow.ledger.buckets(line.msisdn, now=now)
+    views = [
+        view
+        for view in uow.ledger.buckets(line.msisdn, now=now, include_empty=True)
         if view.bucket.unit is unit and (not session.roaming or view.bundle_code in roaming_bundles)
     ]
+    buckets = [view.bucket for view in views if view.bucket.balance > 0]
+    operator_bundles = catalogue.operator(line.operator).bundles
+    throttle_kbps = max(
+        (operator_bundles[v.bundle_code].throttle_kbps for v in views if v.bundle_code in operator_bundles),
+        default=0,
+    )
     main = uow.ledger.states([line.main_account_id])[line.main_account_id]
     grant = plan_grant(
         session.service,
@@ -229,7 +235,10 @@ def _reserve(uow: UnitOfWork, charging: Charging, session: ChargingSession, line
         main_balance_qepik=main.balance,
         tariff=_tariff(uow, line, roaming=session.roaming, now=now),
         now=now,
+        throttled=throttle_kbps > 0,
     )
+    if grant.throttled_units:
+        session.throttle_kbps = throttle_kbps
     _post_reservation(uow, charging, session, line, grant)
     session.add(grant)
     return grant.units
@@ -395,6 +404,7 @@ def _answer(session: ChargingSession, *, granted: int, reason: str | None = None
         "roaming": session.roaming,
         "granted_units": granted,
         "granted_total_units": session.granted_units,
+        "throttled_kbps": session.throttle_kbps or None,  # part of the grant is at this slow speed, free
         "used_units": session.used_units,
         "charged_qepik": session.charged_qepik,
         "expires_at": session.expires_at.isoformat(),

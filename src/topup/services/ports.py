@@ -298,8 +298,8 @@ class Ledger(Protocol):
 
     def transfers_of(self, transaction_id: str) -> list[Transfer]: ...
 
-    def buckets(self, msisdn: Msisdn, *, now: datetime) -> list[BucketView]:
-        """Live buckets (not expired, not empty), earliest expiry first."""
+    def buckets(self, msisdn: Msisdn, *, now: datetime, include_empty: bool = False) -> list[BucketView]:
+        """Live buckets (not expired; not empty unless asked), earliest expiry first."""
         ...
 
     def audit(self) -> LedgerAudit: ...

@@ -204,14 +204,14 @@ class SqlLedger:
         )
         return [Transfer(r.debit_account_id, r.credit_account_id, r.amount, Unit(r.unit)) for r in rows]
 
-    def buckets(self, msisdn: Msisdn, *, now: datetime) -> list[BucketView]:
+    def buckets(self, msisdn: Msisdn, *, now: datetime, include_empty: bool = False) -> list[BucketView]:
         rows = self._handle.connection.execute(
             select(accounts)
             .where(
                 accounts.c.msisdn == msisdn.e164,
                 accounts.c.kind == AccountKind.BUCKET.value,
                 accounts.c.expires_at > now,
-                accounts.c.balance > 0,
+                accounts.c.balance >= (0 if include_empty else 1),
             )
             .order_by(accounts.c.expires_at, accounts.c.id)
         )

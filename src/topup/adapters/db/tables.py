@@ -309,6 +309,8 @@ charging_sessions = Table(
     Column("holds", Text, nullable=False),  # JSON [[bucket account id, units], ...]
     Column("money_units", BigInteger, nullable=False),
     Column("money_qepik", BigInteger, nullable=False),
+    Column("throttled_units", BigInteger, nullable=False, server_default="0"),
+    Column("throttle_kbps", Integer, nullable=False, server_default="0"),
     Column("used_units", BigInteger, nullable=False),
     Column("charged_qepik", BigInteger, nullable=False),
     Column("last_answer", Text, nullable=False),
