@@ -13,6 +13,12 @@ from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.tables import notifications
 from topup.domain.notifications import Notification, NotificationKind
 
+# Every top-up queues one: the statement is built once per dialect (SQLAlchemy reuses its compiled form).
+_QUEUE = {
+    "postgresql": postgresql.insert(notifications).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+    "sqlite": sqlite.insert(notifications).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+}
+
 
 class SqlNotificationRepository:
     def __init__(self, handle: ConnectionHandle) -> None:
@@ -20,20 +26,18 @@ class SqlNotificationRepository:
 
     def queue(self, notification: Notification) -> None:
         """Adds it unless one with its de-duplication key exists (the same event told twice)."""
-        insert = postgresql.insert if self._handle.dialect == "postgresql" else sqlite.insert
         self._handle.connection.execute(
-            insert(notifications)
-            .values(
-                id=notification.id,
-                msisdn=notification.msisdn,
-                kind=notification.kind.value,
-                dedupe_key=notification.dedupe_key,
-                language=notification.language,
-                params=json.dumps(notification.params, sort_keys=True),
-                created_at=notification.created_at,
-                sent_at=None,
-            )
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            _QUEUE["postgresql" if self._handle.dialect == "postgresql" else "sqlite"],
+            {
+                "id": notification.id,
+                "msisdn": notification.msisdn,
+                "kind": notification.kind.value,
+                "dedupe_key": notification.dedupe_key,
+                "language": notification.language,
+                "params": json.dumps(notification.params, sort_keys=True),
+                "created_at": notification.created_at,
+                "sent_at": None,
+            },
         )
 
     def unsent(self, *, now: datetime, limit: int) -> list[Notification]:
