@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 
 from topup.bootstrap import Application
+from topup.domain.charging import Service
 from topup.domain.lines import Line, LineStatus, LineType
-from topup.services import lines, topups
+from topup.services import bundles, charging, lines, topups
 
 _suffixes = itertools.count(1000000)
 
@@ -59,3 +60,20 @@ def snapshot(application: Application) -> dict[str, object]:
             ).all(),
             "ports": connection.execute(text("SELECT msisdn, operator FROM number_ports ORDER BY msisdn")).all(),
         }
+
+
+def buy_bundle(application: Application, number: str, code: str) -> None:
+    """The line buys bundle `code` from its main balance."""
+    bundles.buy_bundle(
+        application.uow(), application.clock, application.codes, number=number, bundle_code=code, channel="api"
+    )
+
+
+def use_data(application: Application, number: str, used: int) -> dict[str, object]:
+    """One data session that asks for `used` KB and uses them all; the final answer."""
+    opened = charging.open_session(
+        application.uow(), application.charging, number=number, service=Service.DATA, requested=used
+    )
+    return charging.terminate_session(
+        application.uow(), application.charging, session_id=str(opened["session_id"]), request_number=1, used=used
+    )

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from tests.adapters.support import TRANSPORT_FAILURES, Handler, new_reference, raises, responds
+from tests.loopback import LoopbackServer
 from topup.adapters.payments.card_acquirer import HttpCardAcquirer
 from topup.adapters.payments.sandbox_acquirer import create_sandbox_acquirer
 from topup.services.payments import CardDetails, PaymentRefused, PaymentResult, PaymentStatus, ProviderUnavailable
@@ -22,7 +19,6 @@ from topup.services.payments import CardDetails, PaymentRefused, PaymentResult, 
 SECRET = "sandbox-test-secret"
 RETURN_URL = "https://shop.example/checkout/return?order=o-1"
 FUTURE_YEAR = datetime.now(UTC).year + 3
-STARTUP_SECONDS_MAX = 10.0
 
 VISA = "4242424242424242"
 MASTERCARD = "5555555555554444"
@@ -30,43 +26,14 @@ CHALLENGE = "4000000000003220"
 LOST_RESPONSE = "4000000000000341"
 
 
-class SandboxServer:
-    """The sandbox app under uvicorn in a thread; can stop and start again on the same port and database."""
+class SandboxServer(LoopbackServer):
+    """The sandbox acquirer on loopback; can stop and start again on the same port and database."""
 
     def __init__(self, database_path: Path) -> None:
         self.database_path = database_path
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port: int = probe.getsockname()[1]
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        app = create_sandbox_acquirer(self.database_path, secret=SECRET, public_base_url=self.base_url)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", log_config=None)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + STARTUP_SECONDS_MAX
-        while not self._server.started:  # bounded poll: uvicorn offers no event to wait on
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the sandbox acquirer did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        assert self._server is not None
-        assert self._thread is not None
-        self._server.should_exit = True
-        self._thread.join(timeout=STARTUP_SECONDS_MAX)
-        assert not self._thread.is_alive()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        super().__init__(
+            lambda base_url: create_sandbox_acquirer(database_path, secret=SECRET, public_base_url=base_url)
+        )
 
     def payments_for(self, reference: str) -> int:
         with sqlite3.connect(self.database_path) as connection:

@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from tests.factories import make_line, snapshot
+from tests.factories import buy_bundle, make_line, snapshot
 from topup.adapters.clock import FixedClock
 from topup.bootstrap import Application
 from topup.domain.calendar import baku_date
 from topup.domain.charging import NoBalance, Service
 from topup.domain.errors import InvalidInput
-from topup.services import bundles, charging, history, ledger, lines
+from topup.services import charging, history, ledger, lines
 
 # Azercell in the sample catalogue: data 0.10 AZN per MB in 100 KB steps.
 
@@ -62,14 +62,7 @@ def test_money_is_held_while_the_session_runs_and_only_what_was_used_is_charged(
 def test_a_bundle_serves_first_and_gets_back_what_was_not_used(application: Application) -> None:
     line = make_line(application, balance_qepik=1000)
     number = line.msisdn.e164
-    bundles.buy_bundle(
-        application.uow(),
-        application.clock,
-        application.codes,
-        number=number,
-        bundle_code="azercell-1gb-1d",
-        channel="api",
-    )
+    buy_bundle(application, number, "azercell-1gb-1d")
     before_money = balance(application, number).main_qepik
 
     opened = charging.open_session(
@@ -88,14 +81,7 @@ def test_a_bundle_serves_first_and_gets_back_what_was_not_used(application: Appl
 def test_roaming_uses_only_roaming_bundles_and_never_the_main_balance(application: Application) -> None:
     line = make_line(application, balance_qepik=50_000)
     number = line.msisdn.e164
-    bundles.buy_bundle(
-        application.uow(),
-        application.clock,
-        application.codes,
-        number=number,
-        bundle_code="azercell-1gb-1d",
-        channel="api",
-    )
+    buy_bundle(application, number, "azercell-1gb-1d")
     before = snapshot(application)
 
     with pytest.raises(NoBalance):
@@ -104,14 +90,7 @@ def test_roaming_uses_only_roaming_bundles_and_never_the_main_balance(applicatio
         )
     assert snapshot(application) == before
 
-    bundles.buy_bundle(
-        application.uow(),
-        application.clock,
-        application.codes,
-        number=number,
-        bundle_code="azercell-roaming-1gb-7d",
-        channel="api",
-    )
+    buy_bundle(application, number, "azercell-roaming-1gb-7d")
     opened = charging.open_session(
         application.uow(), application.charging, number=number, service=Service.DATA, requested=2_000_000, roaming=True
     )
@@ -213,14 +192,7 @@ def test_usage_is_summed_per_baku_day_with_a_row_for_every_day(application: Appl
 def test_a_throttling_bundle_keeps_data_going_free_once_used_up(application: Application) -> None:
     line = make_line(application, prefix="55", balance_qepik=1000)  # Bakcell: its 5 GB pack throttles to 128 kbit/s
     number = line.msisdn.e164
-    bundles.buy_bundle(
-        application.uow(),
-        application.clock,
-        application.codes,
-        number=number,
-        bundle_code="bakcell-5gb-30d",
-        channel="api",
-    )
+    buy_bundle(application, number, "bakcell-5gb-30d")
     before_money = balance(application, number).main_qepik
     data_session_used = charging.open_session(
         application.uow(), application.charging, number=number, service=Service.DATA, requested=5_000_000

@@ -10,11 +10,11 @@ from typing import TypeVar
 import pytest
 
 from tests.conftest import make_application
-from tests.factories import make_line
+from tests.factories import buy_bundle, make_line
 from topup.adapters.clock import FixedClock
 from topup.bootstrap import Application
 from topup.domain.errors import DomainError
-from topup.services import bundles, history, ledger, lines, topups
+from topup.services import history, ledger, lines, topups
 from topup.services.idempotency import idempotent_request, run_once
 from topup.services.ports import StoredResponse
 
@@ -47,16 +47,7 @@ def test_a_line_with_money_for_n_bundles_sells_exactly_n(pg_application: Applica
     application = pg_application
     line = make_line(application, prefix="70", balance_qepik=3 * 677 + 500)  # three 3.5 GB packs and change
 
-    outcomes = together(
-        lambda _: bundles.buy_bundle(
-            application.uow(),
-            application.clock,
-            application.codes,
-            number=line.msisdn.e164,
-            bundle_code="nar-3-5gb-14d",
-            channel="api",
-        )
-    )
+    outcomes = together(lambda _: buy_bundle(application, line.msisdn.e164, "nar-3-5gb-14d"))
 
     sold = [o for o in outcomes if not isinstance(o, DomainError)]
     refused = [o.code for o in outcomes if isinstance(o, DomainError)]
@@ -128,14 +119,7 @@ def test_several_workers_expire_and_renew_each_bundle_once(pg_application: Appli
     application = pg_application
     numbers = [make_line(application, balance_qepik=3000).msisdn.e164 for _ in range(6)]
     for number in numbers:
-        bundles.buy_bundle(
-            application.uow(),
-            application.clock,
-            application.codes,
-            number=number,
-            bundle_code="azercell-10gb-30d",
-            channel="api",
-        )
+        buy_bundle(application, number, "azercell-10gb-30d")
     clock.advance(timedelta(days=30, seconds=1))
 
     settled = together(lambda _: lifecycle.expire_bundles(application.uow(), application.lifecycle, limit=4), count=4)

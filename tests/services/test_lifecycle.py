@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.factories import make_line
+from tests.factories import buy_bundle, make_line
 from topup.adapters.clock import FixedClock
 from topup.bootstrap import Application
 from topup.domain.lifecycle import RenewalState
-from topup.services import bundles, history, ledger, lifecycle, lines, topups
+from topup.services import history, ledger, lifecycle, lines, topups
 from topup.services.order_saga import CREATED_GRACE
 
 RENEWING = "azercell-10gb-30d"  # 15.00 AZN, 10 GB, 30 days, auto-renew in the sample catalogue
 ONE_DAY = "azercell-1gb-1d"  # 1.00 AZN, no auto-renew
-
-
-def buy(application: Application, number: str, code: str) -> None:
-    bundles.buy_bundle(
-        application.uow(), application.clock, application.codes, number=number, bundle_code=code, channel="api"
-    )
 
 
 def state(application: Application, number: str) -> tuple[int, list[tuple[str, int]]]:
@@ -38,7 +32,7 @@ def test_an_expired_bundle_leaves_the_line_once_and_is_not_renewed_unless_marked
     application: Application, clock: FixedClock
 ) -> None:
     number = make_line(application, balance_qepik=500).msisdn.e164
-    buy(application, number, ONE_DAY)
+    buy_bundle(application, number, ONE_DAY)
     assert expire(application) == 0  # nothing has expired yet
 
     clock.advance(timedelta(days=1, seconds=1))
@@ -54,7 +48,7 @@ def test_an_expired_bundle_leaves_the_line_once_and_is_not_renewed_unless_marked
 
 def test_an_auto_renewing_bundle_is_bought_again_when_it_expires(application: Application, clock: FixedClock) -> None:
     number = make_line(application, balance_qepik=5000).msisdn.e164
-    buy(application, number, RENEWING)
+    buy_bundle(application, number, RENEWING)
     clock.advance(timedelta(days=30, seconds=1))
 
     assert expire(application) == 1
@@ -74,7 +68,7 @@ def test_a_short_balance_is_retried_daily_and_renews_once_topped_up(
     application: Application, clock: FixedClock
 ) -> None:
     number = make_line(application, balance_qepik=1500).msisdn.e164
-    buy(application, number, RENEWING)  # the balance is now 0
+    buy_bundle(application, number, RENEWING)  # the balance is now 0
     clock.advance(timedelta(days=30, seconds=1))
     expire(application)
 
@@ -101,7 +95,7 @@ def test_a_short_balance_is_retried_daily_and_renews_once_topped_up(
 
 def test_a_renewal_is_given_up_after_its_period(application: Application, clock: FixedClock) -> None:
     number = make_line(application, balance_qepik=1500).msisdn.e164
-    buy(application, number, RENEWING)
+    buy_bundle(application, number, RENEWING)
     clock.advance(timedelta(days=30, seconds=1))
     expire(application)
 
@@ -116,7 +110,7 @@ def test_a_renewal_is_given_up_after_its_period(application: Application, clock:
 def test_expiry_missed_while_the_worker_was_down_is_caught_up(application: Application, clock: FixedClock) -> None:
     numbers = [make_line(application, balance_qepik=300).msisdn.e164 for _ in range(3)]
     for number in numbers:
-        buy(application, number, ONE_DAY)
+        buy_bundle(application, number, ONE_DAY)
     clock.advance(timedelta(days=10) + CREATED_GRACE)
 
     assert expire(application) == 3
@@ -131,7 +125,7 @@ def test_units_held_by_a_session_when_their_bundle_expires_expire_too(
     from topup.services import charging
 
     number = make_line(application, balance_qepik=100).msisdn.e164
-    buy(application, number, ONE_DAY)
+    buy_bundle(application, number, ONE_DAY)
     opened = charging.open_session(
         application.uow(), application.charging, number=number, service=Service.DATA, requested=500_000
     )

@@ -6,14 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import make_line
+from tests.factories import buy_bundle, make_line, use_data
 from topup.adapters.clock import FixedClock
 from topup.adapters.notifications.inbox import DevInboxSender
 from topup.adapters.notifications.render import TEMPLATES, render
 from topup.bootstrap import Application
-from topup.domain.charging import Service
 from topup.domain.notifications import Notification, NotificationKind
-from topup.services import bundles, charging, lifecycle, notifications, topups
+from topup.services import charging, lifecycle, notifications, topups
 
 
 def told(application: Application, number: str) -> list[str]:
@@ -23,15 +22,6 @@ def told(application: Application, number: str) -> list[str]:
 def text_of(application: Application, number: str, kind: NotificationKind) -> str:
     [found] = [n for n in notifications.inbox(application.uow(), number=number) if n.kind is kind]
     return render(found).text
-
-
-def data_session(application: Application, number: str, used: int) -> None:
-    opened = charging.open_session(
-        application.uow(), application.charging, number=number, service=Service.DATA, requested=used
-    )
-    charging.terminate_session(
-        application.uow(), application.charging, session_id=opened["session_id"], request_number=1, used=used
-    )
 
 
 def test_a_top_up_is_told_once_in_the_lines_language_and_sent_by_the_worker(application: Application) -> None:
@@ -62,22 +52,15 @@ def test_a_sender_that_fails_leaves_the_notification_for_the_next_pass(applicati
 
 def test_data_use_is_told_at_75_and_90_percent_once_each(application: Application) -> None:
     number = make_line(application, balance_qepik=500, language="en").msisdn.e164
-    bundles.buy_bundle(
-        application.uow(),
-        application.clock,
-        application.codes,
-        number=number,
-        bundle_code="azercell-1gb-1d",
-        channel="api",
-    )
+    buy_bundle(application, number, "azercell-1gb-1d")
 
-    data_session(application, number, 700_000)
+    use_data(application, number, 700_000)
     assert told(application, number) == ["topup_done"]
-    data_session(application, number, 100_000)  # 80 %
-    data_session(application, number, 10_000)
+    use_data(application, number, 100_000)  # 80 %
+    use_data(application, number, 10_000)
     assert told(application, number) == ["data_75", "topup_done"]
-    data_session(application, number, 150_000)  # 96 %
-    data_session(application, number, 10_000)
+    use_data(application, number, 150_000)  # 96 %
+    use_data(application, number, 10_000)
 
     assert told(application, number) == ["data_75", "data_90", "topup_done"]
     assert text_of(application, number, NotificationKind.DATA_90) == "You have used 90% of the data in Daily 1 GB."
@@ -97,14 +80,7 @@ def test_a_low_balance_is_told_when_it_falls_below_the_mark_not_on_every_debit(a
 
 def test_renewals_and_upcoming_ends_are_told_once(application: Application, clock: FixedClock) -> None:
     number = make_line(application, balance_qepik=1500, language="zh").msisdn.e164
-    bundles.buy_bundle(
-        application.uow(),
-        application.clock,
-        application.codes,
-        number=number,
-        bundle_code="azercell-10gb-30d",
-        channel="api",
-    )
+    buy_bundle(application, number, "azercell-10gb-30d")
 
     clock.advance(timedelta(days=27, hours=1))
     for _ in range(2):

@@ -103,10 +103,6 @@ class PaymentMethod(StrEnum):
     WEBMONEY = "webmoney"  # the customer pays from a WebMoney purse; WebMoney notifies us, signed
     GOLDENPAY = "goldenpay"  # the Azerbaijani card gateway's hosted card page
 
-    @property
-    def is_wallet(self) -> bool:
-        return self in (PaymentMethod.GOOGLE_PAY, PaymentMethod.PAYPAL, PaymentMethod.WEBMONEY)
-
 
 @dataclass(slots=True)
 class Order:

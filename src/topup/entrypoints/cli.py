@@ -792,10 +792,8 @@ def inbox_command(
     as_json: JsonOption = False,
 ) -> None:
     """Notifications as subscribers get them, in their language (the development inbox)."""
-    from topup.entrypoints.api.routes.dev import shown
-
     with _application() as application:
-        items = [shown(n) for n in notifications.inbox(application.uow(), number=number, limit=limit)]
+        items = [serialise.notification(n) for n in notifications.inbox(application.uow(), number=number, limit=limit)]
     rows = [{key: item[key] for key in ("created_at", "msisdn", "kind", "text")} for item in items]
     _emit(as_json, {"items": items}, lambda: _rows_table("Inbox", rows))
 

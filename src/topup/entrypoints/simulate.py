@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from topup.adapters.clock import FixedClock
@@ -50,7 +50,6 @@ class SimulationReport:
     bundles_expired: int = 0
     renewals_tried: int = 0
     notifications_sent: int = 0
-    by_service: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +172,6 @@ def _count(report: SimulationReport, answer: dict[str, object]) -> None:
     service = str(answer["service"])
     report.sessions += 1
     report.charged_qepik += int(str(answer["charged_qepik"]))
-    report.by_service[service] = report.by_service.get(service, 0) + 1
     if service == Service.DATA.value:
         report.data_kb += used
     elif service == Service.VOICE.value:

@@ -128,11 +128,11 @@ def warn_upcoming(uow: UnitOfWork, lifecycle: Lifecycle, *, limit: int = 1000) -
     now = lifecycle.clock.now()
     with uow:
         catalogue = uow.catalogue.current()
-        told: set[tuple[str, str]] = set()
+        told: set[str] = set()  # a purchase's buckets (data, minutes, SMS) end together: one warning
         for bucket in uow.lifecycle.buckets_expiring(after=now, until=now + WARN_BUNDLE_BEFORE, limit=limit):
-            if not bucket.purchase_id or not bucket.bundle_code or (bucket.purchase_id, "") in told:
+            if not bucket.purchase_id or not bucket.bundle_code or bucket.purchase_id in told:
                 continue
-            told.add((bucket.purchase_id, ""))
+            told.add(bucket.purchase_id)
             line = require_line(uow, parse_msisdn(bucket.msisdn))
             try:
                 bundle = catalogue.bundle(bucket.bundle_code, operator=line.operator)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from topup.adapters.notifications.render import render
 from topup.domain.catalogue import Bundle, Operator
 from topup.domain.fx import format_minor, format_rate
 from topup.domain.history import TransactionRecord
 from topup.domain.lines import Line
 from topup.domain.money import CURRENCY, format_amount
+from topup.domain.notifications import Notification
 from topup.domain.orders import Order, OrderState
 from topup.domain.quotes import ProductType, Quote
 from topup.services.lines import Balance
@@ -230,3 +232,17 @@ def reconciliation(report: Reconciliation) -> dict[str, Any]:
 
 def _by_currency(minor_by_currency: Mapping[str, int]) -> dict[str, str]:
     return {currency: format_minor(currency, minor) for currency, minor in sorted(minor_by_currency.items())}
+
+
+def notification(value: Notification) -> dict[str, Any]:
+    """A notification as the subscriber reads it, in their language."""
+    rendered = render(value)
+    return {
+        "id": value.id,
+        "msisdn": value.msisdn,
+        "kind": value.kind.value,
+        "language": rendered.language,
+        "text": rendered.text,
+        "created_at": value.created_at.isoformat() if value.created_at else None,
+        "sent_at": value.sent_at.isoformat() if value.sent_at else None,
+    }

@@ -6,10 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from topup.adapters.notifications.render import render
 from topup.config import Environment
 from topup.domain.errors import DomainError, ErrorKind
-from topup.domain.notifications import Notification
+from topup.entrypoints.api import serialise
 from topup.entrypoints.api.deps import AdminDep, AppDep
 from topup.services import notifications
 
@@ -19,19 +18,6 @@ router = APIRouter(tags=["development"])
 class DevModeOff(DomainError):
     code = "not_found"
     kind = ErrorKind.NOT_FOUND
-
-
-def shown(notification: Notification) -> dict[str, Any]:
-    rendered = render(notification)
-    return {
-        "id": notification.id,
-        "msisdn": notification.msisdn,
-        "kind": notification.kind.value,
-        "language": rendered.language,
-        "text": rendered.text,
-        "created_at": notification.created_at.isoformat() if notification.created_at else None,
-        "sent_at": notification.sent_at.isoformat() if notification.sent_at else None,
-    }
 
 
 @router.get("/dev/inbox", summary="Notifications as subscribers get them, newest first (development only)")
@@ -44,4 +30,4 @@ def inbox(
     if application.settings.environment is not Environment.DEVELOPMENT:
         raise DevModeOff("Not found.")
     found = notifications.inbox(application.uow(), number=msisdn, limit=limit)
-    return {"items": [shown(n) for n in found]}
+    return {"items": [serialise.notification(n) for n in found]}
