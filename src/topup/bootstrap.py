@@ -12,7 +12,8 @@ from topup.adapters.db.catalogue_store import CatalogueCache
 from topup.adapters.db.engine import make_engine
 from topup.adapters.db.migrate import current_revision, head_revision, upgrade
 from topup.adapters.db.unit_of_work import ProcessCaches, SqlUnitOfWork
-from topup.adapters.notifications.inbox import DevInboxSender
+from topup.adapters.notifications.inbox import DevInboxEmail, DevInboxSms
+from topup.adapters.notifications.render import NotificationTexts
 from topup.adapters.payments.card_acquirer import HttpCardAcquirer
 from topup.adapters.payments.goldenpay import HttpGoldenPay
 from topup.adapters.payments.google_pay import GooglePaySheet
@@ -23,11 +24,13 @@ from topup.adapters.webhook_sender import HttpWebhookSender
 from topup.config import Settings
 from topup.domain.money import parse_amount
 from topup.domain.orders import PaymentMethod
+from topup.services.channels import EmailSender, SmsSender
 from topup.services.charging import Charging
 from topup.services.lifecycle import Lifecycle
+from topup.services.notifications import Notifier
 from topup.services.order_saga import CHECK_DELAYS, OrderLimits, Saga
 from topup.services.payments import CardAcquirer, RedirectProvider
-from topup.services.ports import Clock, NotificationSender, ReceiptCodes
+from topup.services.ports import Clock, ReceiptCodes
 from topup.services.webhooks import WebhookSender
 
 
@@ -40,7 +43,8 @@ class Application:
     caches: ProcessCaches = field(default_factory=ProcessCaches)
     acquirer: CardAcquirer | None = None
     webhook_sender: WebhookSender = field(default_factory=HttpWebhookSender)
-    notification_sender: NotificationSender = field(default_factory=DevInboxSender)
+    sms_sender: SmsSender = field(default_factory=DevInboxSms)
+    email_sender: EmailSender = field(default_factory=DevInboxEmail)
     # Wallets and GoldenPay by method; None until first needed (then built from the settings).
     providers: dict[PaymentMethod, RedirectProvider] | None = None
     webmoney: WebMoneyMerchant | None = None
@@ -71,6 +75,7 @@ class Application:
             created_grace=timedelta(seconds=settings.order_created_grace_seconds),
             challenge_timeout=timedelta(seconds=settings.order_challenge_timeout_seconds),
             providers=self.providers,
+            merchant_url=settings.public_base_url,
         )
 
     def _build_providers(self, acquirer: CardAcquirer) -> dict[PaymentMethod, RedirectProvider]:
@@ -114,6 +119,10 @@ class Application:
         return providers
 
     @property
+    def notifier(self) -> Notifier:
+        return Notifier(self.clock, NotificationTexts(), self.sms_sender, self.email_sender, self.webhook_sender)
+
+    @property
     def lifecycle(self) -> Lifecycle:
         return Lifecycle(self.clock, self.codes, renewal_period=timedelta(days=self.settings.renewal_retry_days))
 
@@ -131,7 +140,8 @@ class Application:
         return current_revision(self.engine) == head_revision()
 
     def close(self) -> None:
-        for client in (self.acquirer, self.webhook_sender, *(self.providers or {}).values()):
+        clients = (self.acquirer, self.webhook_sender, self.sms_sender, *(self.providers or {}).values())
+        for client in clients:
             close = getattr(client, "close", None)  # HTTP adapters hold connection pools
             if callable(close):
                 close()
@@ -150,4 +160,37 @@ def bootstrap(
         codes=HmacReceiptCodes(settings.secret_key),
         caches=caches,
         acquirer=acquirer,
+        sms_sender=_sms_sender(settings),
+        email_sender=_email_sender(settings),
+    )
+
+
+def _sms_sender(settings: Settings) -> SmsSender:
+    if settings.smpp_host is None:
+        return DevInboxSms()
+    from topup.adapters.notifications.smpp import SmppSmsSender
+
+    return SmppSmsSender(
+        settings.smpp_host,
+        settings.smpp_port,
+        system_id=settings.smpp_system_id,
+        password=settings.smpp_password,
+        source_addr=settings.smpp_source_addr,
+        timeout_seconds=settings.notification_timeout_seconds,
+    )
+
+
+def _email_sender(settings: Settings) -> EmailSender:
+    if settings.smtp_host is None:
+        return DevInboxEmail()
+    from topup.adapters.notifications.smtp import SmtpEmailSender
+
+    return SmtpEmailSender(
+        settings.smtp_host,
+        settings.smtp_port,
+        sender_address=settings.smtp_sender,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        security=settings.smtp_security,
+        timeout_seconds=settings.notification_timeout_seconds,
     )

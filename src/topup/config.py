@@ -73,6 +73,21 @@ class Settings(BaseSettings):
     renewal_retry_days: int = Field(default=90, ge=0, le=365)
     # How long a quote's exchange rate stays locked.
     quote_lock_seconds: int = Field(default=900, ge=30, le=86_400)
+    # Notifications by SMS go to an SMSC over SMPP 3.4 when a host is set; otherwise (development) they are only
+    # logged, and the outbox is the development inbox.
+    smpp_host: str | None = None
+    smpp_port: int = Field(default=2775, ge=1, le=65_535)
+    smpp_system_id: str = "topup"
+    smpp_password: str = ""
+    smpp_source_addr: str = "Topup"  # the sender subscribers see (alphanumeric, at most 11 characters)
+    # Notifications by e-mail go to an SMTP server when a host is set; otherwise they are only logged.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65_535)
+    smtp_security: str = Field(default="starttls", pattern="^(none|starttls|tls)$")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "Topup <no-reply@topup.example>"
+    notification_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

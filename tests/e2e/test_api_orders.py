@@ -52,7 +52,7 @@ def test_a_card_order_is_fulfilled_and_shows_only_brand_and_last_four(
     order = response.json()
     assert (order["status"], order["payment"], order["charge"]) == (
         "fulfilled",
-        {"method": "card", "brand": "visa", "last_four": "4242"},
+        {"method": "card", "brand": "visa", "last_four": "4242", "saved_card_id": None},
         {"amount": "10.00", "currency": "AZN"},
     )
     assert [(t["from"], t["to"]) for t in order["transitions"]] == [("created", "paid"), ("paid", "fulfilled")]
@@ -319,7 +319,7 @@ def test_a_gateway_order_answers_where_to_send_the_customer(client: TestClient, 
     assert (order["status"], order["next_action"], order["payment"]) == (
         "awaiting_payment",
         {"redirect_url": f"https://wallet.test/approve/{order['id']}"},
-        {"method": "goldenpay", "brand": None, "last_four": None},
+        {"method": "goldenpay", "brand": None, "last_four": None, "saved_card_id": None},
     )
     gateway.approve(order["id"])
     back = client.get("/v1/payments/goldenpay/return", params={"payment_key": f"w_{order['id']}"})

@@ -251,7 +251,7 @@ def test_google_pay_sheet_token_is_authorised_by_the_acquirer(served: Served) ->
     done = served.status(order["id"])
     assert (done["status"], done["payment"]) == (
         "fulfilled",
-        {"method": "googlepay", "brand": "visa", "last_four": "4242"},
+        {"method": "googlepay", "brand": "visa", "last_four": "4242", "saved_card_id": None},
     )
 
     direct = served.order(number, {"method": "wallet", "wallet": "googlepay", "token": "not a token"})

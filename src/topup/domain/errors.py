@@ -16,6 +16,7 @@ class ErrorKind(StrEnum):
     REFUSED = "refused"  # a business rule says no (422)
     UNAUTHORISED = "unauthorised"  # who are you? (401)
     FORBIDDEN = "forbidden"  # you may not (403)
+    UNAVAILABLE = "unavailable"  # a provider we need did not answer: nothing changed, try again later (503)
 
 
 class DomainError(Exception):
@@ -110,6 +111,10 @@ class LineBarred(DomainError):
 
 class LineClosed(DomainError):
     code = "line_closed"
+
+
+class LineNotPrepaid(DomainError):
+    code = "line_not_prepaid"
 
 
 class LineValidityExpired(DomainError):

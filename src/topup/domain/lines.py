@@ -77,6 +77,7 @@ class Line:
     main_account_id: int
     iccid: str | None = None
     valid_until: date | None = None  # last day (Asia/Baku) of the usage period; None for postpaid lines
+    auto_recharge_below_qepik: int | None = None  # the threshold of its active threshold auto-recharge
 
     def ensure_open(self) -> None:
         if self.status is LineStatus.BARRED:

@@ -136,6 +136,8 @@ class Order:
     check_attempts: int = 0
     next_check_at: datetime | None = None
     updated_at: datetime | None = None
+    payment_method_id: str | None = None  # paid with a saved card (card on file)
+    auto_recharge_id: str | None = None  # the auto-recharge rule this order is a run of
 
     @property
     def state(self) -> OrderState:

@@ -5,25 +5,32 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
-from topup.bootstrap import Application, bootstrap
-from topup.config import Settings
-from topup.domain.errors import DomainError, ErrorKind
+from topup.bootstrap import Application
 from topup.domain.lines import LineType
 from topup.domain.money import format_amount, parse_amount
 from topup.domain.quotes import ProductType
 from topup.entrypoints import demo, simulate
 from topup.entrypoints.api import serialise
+from topup.entrypoints.cli_self_service import auto_recharge_app, cards_app, notifications_app
+from topup.entrypoints.cli_support import (
+    EXIT_INVALID,
+    EXIT_REFUSED,
+    JsonOption,
+    application_for_command,
+    console,
+    emit,
+    errors,
+    pairs,
+    rows_table,
+)
 from topup.services import (
     api_keys,
     bundles,
@@ -40,7 +47,7 @@ from topup.services import (
     topups,
 )
 from topup.services.idempotency import idempotent_request, run_once
-from topup.services.ports import Clock, StoredResponse
+from topup.services.ports import StoredResponse
 
 app = typer.Typer(help="Topup: top up prepaid mobile lines in Azerbaijan.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -69,43 +76,11 @@ for name, sub in (
     ("fx", fx_app),
     ("orders", orders_app),
     ("charging", charging_app),
+    ("cards", cards_app),
+    ("auto-recharge", auto_recharge_app),
+    ("notifications", notifications_app),
 ):
     app.add_typer(sub, name=name)
-
-console = Console()
-errors = Console(stderr=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-EXIT_REFUSED = 1
-EXIT_INVALID = 2
-
-
-@contextmanager
-def _application(clock: Clock | None = None) -> Iterator[Application]:
-    application = bootstrap(Settings(), clock=clock)
-    try:
-        yield application
-    except DomainError as error:
-        errors.print(f"[red]error[/red] {error.code}: {error.message}")
-        if error.details:
-            errors.print(json.dumps(error.details, ensure_ascii=False, default=str))
-        raise typer.Exit(EXIT_INVALID if error.kind is ErrorKind.INVALID else EXIT_REFUSED) from None
-    finally:
-        application.close()
-
-
-def _emit(as_json: bool, body: dict[str, Any], human: Callable[[], None]) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
-    else:
-        human()
-
-
-def _pairs(title: str, body: dict[str, Any]) -> None:
-    table = Table(title=title, show_header=False)
-    for key, value in body.items():
-        if not isinstance(value, list | dict):
-            table.add_row(key, "" if value is None else str(value))
-    console.print(table)
 
 
 @app.command()
@@ -117,7 +92,7 @@ def serve(
     """Serve the API (OpenAPI docs at /docs)."""
     import uvicorn
 
-    with _application() as application:
+    with application_for_command() as application:
         if not application.schema_is_current():
             errors.print("[red]The database schema is not current:[/red] run `topup db upgrade` first.")
             raise typer.Exit(EXIT_REFUSED)
@@ -147,7 +122,7 @@ def worker(
 
     from topup.entrypoints import worker as worker_module
 
-    with _application() as application:
+    with application_for_command() as application:
         if once:
             console.print(f"Orders looked at: {worker_module.run_once(application)}")
             return
@@ -164,7 +139,7 @@ def worker(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database to the newest schema."""
-    with _application() as application:
+    with application_for_command() as application:
         application.migrate()
     console.print("Database schema is current.")
 
@@ -174,12 +149,12 @@ def catalogue_load(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)], as_json: JsonOption = False
 ) -> None:
     """Load a catalogue file (TOML) and make it current; loading the current version again does nothing."""
-    with _application() as application:
+    with application_for_command() as application:
         loaded, changed = catalogue.load_catalogue(
             application.uow(), application.clock, source=file.read_text(encoding="utf-8")
         )
     body = {"version": loaded.version, "changed": changed, "operators": sorted(loaded.operators)}
-    _emit(
+    emit(
         as_json,
         body,
         lambda: console.print(
@@ -192,15 +167,15 @@ def catalogue_load(
 @catalogue_app.command("show")
 def catalogue_show(operator: str, as_json: JsonOption = False) -> None:
     """An operator's top-up rules, tariff and bundles."""
-    with _application() as application:
+    with application_for_command() as application:
         current = catalogue.current_catalogue(application.uow())
         body = serialise.operator(current.operator(operator), with_catalogue=True)
 
     def human() -> None:
-        _pairs(body["name"], body)
+        pairs(body["name"], body)
         _bundle_table(body["bundles"])
 
-    _emit(as_json, body, human)
+    emit(as_json, body, human)
 
 
 @keys_app.command("create")
@@ -209,7 +184,7 @@ def api_key_create(
     name: Annotated[str, typer.Option(help="Who holds the key")],
 ) -> None:
     """Create an API key. The key is printed once, alone on the last line."""
-    with _application() as application:
+    with application_for_command() as application:
         record, key = api_keys.create_api_key(application.uow(), application.clock, name=name, role=role)
     errors.print(f"API key {record.id} ({record.role}) for {record.name}; it will not be shown again:")
     sys.stdout.write(key + "\n")
@@ -218,7 +193,7 @@ def api_key_create(
 @keys_app.command("list")
 def api_key_list(as_json: JsonOption = False) -> None:
     """API keys (never the keys themselves)."""
-    with _application() as application:
+    with application_for_command() as application:
         records = api_keys.list_api_keys(application.uow())
     rows = [
         {
@@ -231,13 +206,13 @@ def api_key_list(as_json: JsonOption = False) -> None:
         }
         for r in records
     ]
-    _emit(as_json, {"items": rows}, lambda: _rows_table("API keys", rows))
+    emit(as_json, {"items": rows}, lambda: rows_table("API keys", rows))
 
 
 @keys_app.command("revoke")
 def api_key_revoke(key_id: str) -> None:
     """Revoke an API key by its id (running servers forget it within their cache time)."""
-    with _application() as application:
+    with application_for_command() as application:
         api_keys.revoke_api_key(application.uow(), application.clock, key_id=key_id)
     console.print("Revoked.")
 
@@ -245,9 +220,9 @@ def api_key_revoke(key_id: str) -> None:
 @app.command()
 def lookup(number: str, as_json: JsonOption = False) -> None:
     """Normalise a number and show its operator."""
-    with _application() as application:
+    with application_for_command() as application:
         body = serialise.number_info(numbers.look_up(application.uow(), number))
-    _emit(as_json, body, lambda: _pairs(body["msisdn"], body))
+    emit(as_json, body, lambda: pairs(body["msisdn"], body))
 
 
 @lines_app.command("add")
@@ -259,7 +234,7 @@ def lines_add(
     as_json: JsonOption = False,
 ) -> None:
     """Provision a line."""
-    with _application() as application:
+    with application_for_command() as application:
         line = lines.provision_line(
             application.uow(),
             application.clock,
@@ -269,44 +244,44 @@ def lines_add(
             language=language,
         )
         body = serialise.line(line)
-    _emit(as_json, body, lambda: _pairs("Line provisioned", body))
+    emit(as_json, body, lambda: pairs("Line provisioned", body))
 
 
 @lines_app.command("show")
 def lines_show(number: str, as_json: JsonOption = False) -> None:
     """A line."""
-    with _application() as application:
+    with application_for_command() as application:
         body = serialise.line(lines.get_line(application.uow(), number=number))
-    _emit(as_json, body, lambda: _pairs(body["msisdn"], body))
+    emit(as_json, body, lambda: pairs(body["msisdn"], body))
 
 
 @ports_app.command("add")
 def ports_add(number: str, operator: str, as_json: JsonOption = False) -> None:
     """Record that NUMBER now belongs to OPERATOR."""
-    with _application() as application:
+    with application_for_command() as application:
         body = serialise.number_info(
             numbers.add_port(application.uow(), application.clock, number=number, operator=operator)
         )
-    _emit(as_json, body, lambda: _pairs("Port recorded", body))
+    emit(as_json, body, lambda: pairs("Port recorded", body))
 
 
 @ports_app.command("remove")
 def ports_remove(number: str, as_json: JsonOption = False) -> None:
     """Forget a port: the prefix's operator serves the number again."""
-    with _application() as application:
+    with application_for_command() as application:
         body = serialise.number_info(numbers.remove_port(application.uow(), application.clock, number=number))
-    _emit(as_json, body, lambda: _pairs("Port removed", body))
+    emit(as_json, body, lambda: pairs("Port removed", body))
 
 
 @ports_app.command("list")
 def ports_list(as_json: JsonOption = False) -> None:
     """Ported numbers."""
-    with _application() as application:
+    with application_for_command() as application:
         rows = [
             {"msisdn": m.e164, "operator": operator, "created_at": created_at.isoformat()}
             for m, operator, created_at in numbers.list_ports(application.uow())
         ]
-    _emit(as_json, {"items": rows}, lambda: _rows_table("Ported numbers", rows))
+    emit(as_json, {"items": rows}, lambda: rows_table("Ported numbers", rows))
 
 
 def _once(
@@ -328,7 +303,7 @@ IdempotencyOption = Annotated[str | None, typer.Option(help="Retry-safe key: the
 @app.command("top-up")
 def top_up(number: str, amount: str, idempotency_key: IdempotencyOption = None, as_json: JsonOption = False) -> None:
     """Top up NUMBER by AMOUNT (AZN, e.g. 5.00)."""
-    with _application() as application:
+    with application_for_command() as application:
         amount_qepik = parse_amount(amount)
         body = _once(
             application,
@@ -345,17 +320,17 @@ def top_up(number: str, amount: str, idempotency_key: IdempotencyOption = None, 
                 )
             ),
         )
-    _emit(as_json, body, lambda: _pairs("Top-up done", body))
+    emit(as_json, body, lambda: pairs("Top-up done", body))
 
 
 @app.command()
 def balance(number: str, as_json: JsonOption = False) -> None:
     """Main balance, validity and bundle buckets."""
-    with _application() as application:
+    with application_for_command() as application:
         body = serialise.balance(lines.balance(application.uow(), application.clock, number=number))
 
     def human() -> None:
-        _pairs(
+        pairs(
             f"{body['msisdn']} ({body['operator']})",
             {
                 "main": f"{body['main']['amount']} AZN",
@@ -364,9 +339,9 @@ def balance(number: str, as_json: JsonOption = False) -> None:
             },
         )
         if body["buckets"]:
-            _rows_table("Bundles", body["buckets"])
+            rows_table("Bundles", body["buckets"])
 
-    _emit(as_json, body, human)
+    emit(as_json, body, human)
 
 
 @app.command("history")
@@ -387,7 +362,7 @@ def history_command(
     def aware(moment: datetime | None) -> datetime | None:
         return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=BAKU)
 
-    with _application() as application:
+    with application_for_command() as application:
         page = history.transactions(
             application.uow(),
             number=number,
@@ -402,19 +377,19 @@ def history_command(
     columns = ("created_at", "kind", "amount", "balance_after", "valid_until", "id")
 
     def human() -> None:
-        _rows_table(f"History of {number}", [{c: item.get(c) for c in columns} for item in items])
+        rows_table(f"History of {number}", [{c: item.get(c) for c in columns} for item in items])
         if page.next_cursor:
             console.print(f"More: --cursor {page.next_cursor}")
 
-    _emit(as_json, body, human)
+    emit(as_json, body, human)
 
 
 @bundles_app.command("list")
 def bundles_list(operator: str, as_json: JsonOption = False) -> None:
     """OPERATOR's bundles (azercell, bakcell, nar)."""
-    with _application() as application:
+    with application_for_command() as application:
         items = [serialise.bundle(b) for b in bundles.list_bundles(application.uow(), operator=operator)]
-    _emit(as_json, {"items": items}, lambda: _bundle_table(items))
+    emit(as_json, {"items": items}, lambda: _bundle_table(items))
 
 
 @bundles_app.command("buy")
@@ -422,7 +397,7 @@ def bundles_buy(
     number: str, bundle: str, idempotency_key: IdempotencyOption = None, as_json: JsonOption = False
 ) -> None:
     """Buy BUNDLE for NUMBER from its main balance."""
-    with _application() as application:
+    with application_for_command() as application:
         body = _once(
             application,
             idempotency_key,
@@ -438,7 +413,7 @@ def bundles_buy(
                 )
             ),
         )
-    _emit(as_json, body, lambda: _pairs("Bundle bought", body))
+    emit(as_json, body, lambda: pairs("Bundle bought", body))
 
 
 @app.command()
@@ -452,7 +427,7 @@ def receipt(
     from topup.adapters.receipts.html import render_receipt_html
     from topup.adapters.receipts.pdf import render_receipt_pdf
 
-    with _application() as application:
+    with application_for_command() as application:
         found = history.receipt(application.uow(), transaction_id=transaction_id)
         base_url = application.settings.public_base_url
     if pdf is not None:
@@ -464,13 +439,13 @@ def receipt(
     if pdf is None and html is None:
         body = serialise.transaction(found.record, base_url=base_url)
         body["operator_name"] = found.operator.name
-        _emit(as_json, body, lambda: _pairs("Receipt", body))
+        emit(as_json, body, lambda: pairs("Receipt", body))
 
 
 @ledger_app.command("check")
 def ledger_check(as_json: JsonOption = False) -> None:
     """Check conservation (debits = credits per unit) and that every balance equals its transfers."""
-    with _application() as application:
+    with application_for_command() as application:
         audit = ledger.audit_ledger(application.uow())
     units = [
         {"unit": t.unit.value, "debits": t.debits, "credits": t.credits, "transfers": t.transfers} for t in audit.totals
@@ -486,13 +461,13 @@ def ledger_check(as_json: JsonOption = False) -> None:
     }
 
     def human() -> None:
-        _rows_table("Ledger per unit", units)
+        rows_table("Ledger per unit", units)
         verdict = "[green]balanced[/green]" if audit.ok else "[red]NOT balanced[/red]"
         console.print(f"{audit.accounts} accounts; ledger {verdict}.")
         if mismatches:
-            _rows_table("Balances that differ from their transfers", mismatches)
+            rows_table("Balances that differ from their transfers", mismatches)
 
-    _emit(as_json, body, human)
+    emit(as_json, body, human)
     if not audit.ok:
         raise typer.Exit(EXIT_REFUSED)
 
@@ -505,7 +480,7 @@ def orders_list(
     as_json: JsonOption = False,
 ) -> None:
     """Orders, newest first (staff view: every integrator's)."""
-    with _application() as application:
+    with application_for_command() as application:
         found = orders.list_orders(application.uow(), scope=None, number=number, state=status, limit=limit)
         base_url = application.settings.public_base_url
     items = [serialise.order(o, base_url=base_url) for o in found]
@@ -516,40 +491,40 @@ def orders_list(
             {c: item[c] for c in columns} | {"charge": f"{item['charge']['amount']} {item['charge']['currency']}"}
             for item in items
         ]
-        _rows_table("Orders", rows)
+        rows_table("Orders", rows)
 
-    _emit(as_json, {"items": items}, human)
+    emit(as_json, {"items": items}, human)
 
 
 @orders_app.command("show")
 def orders_show(order_id: str, as_json: JsonOption = False) -> None:
     """One order with its transitions."""
-    with _application() as application:
+    with application_for_command() as application:
         body = serialise.order(
             orders.get_order(application.uow(), order_id=order_id), base_url=application.settings.public_base_url
         )
 
     def human() -> None:
-        _pairs(f"Order {body['id']}", {**body, "charge": f"{body['charge']['amount']} {body['charge']['currency']}"})
-        _rows_table("Transitions", body["transitions"])
+        pairs(f"Order {body['id']}", {**body, "charge": f"{body['charge']['amount']} {body['charge']['currency']}"})
+        rows_table("Transitions", body["transitions"])
 
-    _emit(as_json, body, human)
+    emit(as_json, body, human)
 
 
 @orders_app.command("cancel")
 def orders_cancel(order_id: str, as_json: JsonOption = False) -> None:
     """Cancel an order that is not paid yet."""
-    with _application() as application:
+    with application_for_command() as application:
         body = serialise.order(orders.cancel(application.uow(), application.saga, order_id=order_id, scope=None))
-    _emit(as_json, body, lambda: console.print(f"Order {body['id']}: {body['status']}."))
+    emit(as_json, body, lambda: console.print(f"Order {body['id']}: {body['status']}."))
 
 
 @orders_app.command("refund")
 def orders_refund(order_id: str, as_json: JsonOption = False) -> None:
     """Refund a fulfilled order: its delivery is taken back out of the ledger, then the card is refunded."""
-    with _application() as application:
+    with application_for_command() as application:
         body = serialise.order(orders.refund(application.uow(), application.saga, order_id=order_id))
-    _emit(as_json, body, lambda: console.print(f"Order {body['id']}: {body['status']}."))
+    emit(as_json, body, lambda: console.print(f"Order {body['id']}: {body['status']}."))
 
 
 @app.command()
@@ -558,12 +533,12 @@ def reconcile(
     as_json: JsonOption = False,
 ) -> None:
     """Payments captured at the acquirer against value delivered, for one day; exits 1 on any mismatch."""
-    with _application() as application:
+    with application_for_command() as application:
         report = reconciliation.reconcile(application.uow(), application.saga, day=day.date())
     body = serialise.reconciliation(report)
 
     def human() -> None:
-        _pairs(
+        pairs(
             f"Reconciliation {body['date']}",
             {
                 "orders": body["orders"],
@@ -572,9 +547,9 @@ def reconcile(
                 "delivered": f"{body['delivered']['amount']} AZN",
             },
         )
-        _rows_table("Mismatches", body["mismatches"])
+        rows_table("Mismatches", body["mismatches"])
 
-    _emit(as_json, body, human)
+    emit(as_json, body, human)
     if not report.ok:
         raise typer.Exit(EXIT_REFUSED)
 
@@ -582,19 +557,19 @@ def reconcile(
 @fx_app.command("set")
 def fx_set(currency: str, rate: str, as_json: JsonOption = False) -> None:
     """Set CURRENCY's rate: how many AZN one unit buys (e.g. `topup fx set USD 1.70`)."""
-    with _application() as application:
+    with application_for_command() as application:
         body = serialise.fx_rate(
             quotes.set_rate(application.uow(), application.clock, currency=currency.upper(), rate=rate, set_by="cli")
         )
-    _emit(as_json, body, lambda: _pairs("Exchange rate set", body))
+    emit(as_json, body, lambda: pairs("Exchange rate set", body))
 
 
 @fx_app.command("list")
 def fx_list(as_json: JsonOption = False) -> None:
     """Exchange rates in force."""
-    with _application() as application:
+    with application_for_command() as application:
         items = [serialise.fx_rate(r) for r in quotes.current_rates(application.uow())]
-    _emit(as_json, {"items": items}, lambda: _rows_table("Exchange rates", items))
+    emit(as_json, {"items": items}, lambda: rows_table("Exchange rates", items))
 
 
 @app.command("quote")
@@ -609,7 +584,7 @@ def quote_command(
     if (amount is None) == (bundle is None):
         errors.print("[red]error[/red] give either --amount or --bundle.")
         raise typer.Exit(EXIT_INVALID)
-    with _application() as application:
+    with application_for_command() as application:
         result = quotes.quote(
             application.uow(),
             application.clock,
@@ -621,10 +596,10 @@ def quote_command(
             lock_seconds=application.settings.quote_lock_seconds,
         )
         body = serialise.quote(result)
-    _emit(
+    emit(
         as_json,
         body,
-        lambda: _pairs(
+        lambda: pairs(
             f"Quote {body['id']}",
             {
                 **body,
@@ -639,23 +614,11 @@ def quote_command(
 @demo_app.command("seed")
 def demo_seed() -> None:
     """Add the demo lines (once; running it again changes nothing)."""
-    with _application() as application:
+    with application_for_command() as application:
         with Progress(console=errors, transient=True) as progress:
             task = progress.add_task("Seeding demo lines", total=len(demo.DEMO_LINES))
             added = demo.seed(application, progress=lambda _number: progress.advance(task))
         console.print(f"Demo lines: {added} added, {len(demo.DEMO_LINES) - added} already there.")
-
-
-def _rows_table(title: str, rows: list[dict[str, Any]]) -> None:
-    table = Table(title=title)
-    if not rows:
-        console.print(f"{title}: none.")
-        return
-    for column in rows[0]:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
-    console.print(table)
 
 
 def _bundle_table(items: list[dict[str, Any]]) -> None:
@@ -671,7 +634,7 @@ def _bundle_table(items: list[dict[str, Any]]) -> None:
         }
         for b in items
     ]
-    _rows_table("Bundles", rows)
+    rows_table("Bundles", rows)
 
 
 def main() -> None:
@@ -693,7 +656,7 @@ def charging_open(
     as_json: JsonOption = False,
 ) -> None:
     """Open a charging session for NUMBER: reserve --units of --service (request 0)."""
-    with _application() as application:
+    with application_for_command() as application:
         body = _charging_shown(
             charging.open_session(
                 application.uow(),
@@ -704,7 +667,7 @@ def charging_open(
                 roaming=roaming,
             )
         )
-    _emit(as_json, body, lambda: _pairs("Charging session", body))
+    emit(as_json, body, lambda: pairs("Charging session", body))
 
 
 @charging_app.command("update")
@@ -716,7 +679,7 @@ def charging_update(
     as_json: JsonOption = False,
 ) -> None:
     """Report usage of SESSION_ID and ask for more."""
-    with _application() as application:
+    with application_for_command() as application:
         body = _charging_shown(
             charging.update_session(
                 application.uow(),
@@ -727,7 +690,7 @@ def charging_update(
                 requested=more,
             )
         )
-    _emit(as_json, body, lambda: _pairs("Charging session", body))
+    emit(as_json, body, lambda: pairs("Charging session", body))
 
 
 @charging_app.command("end")
@@ -738,29 +701,29 @@ def charging_end(
     as_json: JsonOption = False,
 ) -> None:
     """End SESSION_ID: charge what was used, release the rest."""
-    with _application() as application:
+    with application_for_command() as application:
         body = _charging_shown(
             charging.terminate_session(
                 application.uow(), application.charging, session_id=session_id, request_number=request, used=used
             )
         )
-    _emit(as_json, body, lambda: _pairs("Charging session", body))
+    emit(as_json, body, lambda: pairs("Charging session", body))
 
 
 @charging_app.command("sms")
 def charging_sms(number: str, as_json: JsonOption = False) -> None:
     """Charge one SMS sent from NUMBER."""
-    with _application() as application:
+    with application_for_command() as application:
         body = _charging_shown(charging.charge_event(application.uow(), application.charging, number=number))
-    _emit(as_json, body, lambda: _pairs("SMS charged", body))
+    emit(as_json, body, lambda: pairs("SMS charged", body))
 
 
 @charging_app.command("show")
 def charging_show(session_id: str, as_json: JsonOption = False) -> None:
     """A charging session: granted, used, charged."""
-    with _application() as application:
+    with application_for_command() as application:
         body = _charging_shown(charging.get_session(application.uow(), session_id=session_id))
-    _emit(as_json, body, lambda: _pairs("Charging session", body))
+    emit(as_json, body, lambda: pairs("Charging session", body))
 
 
 @app.command("usage")
@@ -770,7 +733,7 @@ def usage_command(
     as_json: JsonOption = False,
 ) -> None:
     """Data, minutes and SMS NUMBER used, and what it was charged, per Baku day."""
-    with _application() as application:
+    with application_for_command() as application:
         used = charging.usage_by_day(application.uow(), application.clock, number=number, days=days)
     items = [
         {
@@ -782,7 +745,7 @@ def usage_command(
         }
         for day in used
     ]
-    _emit(as_json, {"items": items}, lambda: _rows_table(f"Usage of {number}", items))
+    emit(as_json, {"items": items}, lambda: rows_table(f"Usage of {number}", items))
 
 
 @app.command("inbox")
@@ -792,10 +755,10 @@ def inbox_command(
     as_json: JsonOption = False,
 ) -> None:
     """Notifications as subscribers get them, in their language (the development inbox)."""
-    with _application() as application:
+    with application_for_command() as application:
         items = [serialise.notification(n) for n in notifications.inbox(application.uow(), number=number, limit=limit)]
     rows = [{key: item[key] for key in ("created_at", "msisdn", "kind", "text")} for item in items]
-    _emit(as_json, {"items": items}, lambda: _rows_table("Inbox", rows))
+    emit(as_json, {"items": items}, lambda: rows_table("Inbox", rows))
 
 
 @app.command("simulate")
@@ -811,7 +774,7 @@ def simulate_command(
         errors.print(f"[red]error[/red] --lines must be 1..{simulate.LINES_MAX} and --days 1..{simulate.DAYS_MAX}.")
         raise typer.Exit(EXIT_INVALID)
     with (
-        _application(clock=simulate.start_clock(days)) as application,
+        application_for_command(clock=simulate.start_clock(days)) as application,
         Progress(console=errors, transient=True) as progress,
     ):
         task = progress.add_task(f"Simulating {days} days of {lines_count} lines", total=days)
@@ -836,4 +799,4 @@ def simulate_command(
         "renewals_tried": report.renewals_tried,
         "notifications_sent": report.notifications_sent,
     }
-    _emit(as_json, body, lambda: _pairs("Simulation", body))
+    emit(as_json, body, lambda: pairs("Simulation", body))

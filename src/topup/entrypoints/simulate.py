@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from topup.adapters.clock import FixedClock
-from topup.adapters.notifications.inbox import DevInboxSender
+from topup.adapters.notifications.inbox import DevInboxEmail, DevInboxSms
+from topup.adapters.notifications.render import NotificationTexts
 from topup.bootstrap import Application
 from topup.domain.calendar import BAKU
 from topup.domain.charging import NoBalance, Service
@@ -189,6 +190,9 @@ def _run_jobs(application: Application, report: SimulationReport) -> None:
     while lifecycle.forfeit_balances(application.uow(), jobs) > 0:
         pass
     lifecycle.warn_upcoming(application.uow(), jobs)
-    sender = DevInboxSender()
-    while (sent := notifications.deliver_due(application.uow(), application.clock, sender)) > 0:
+    # Replayed days are told to the development inbox only, never by a real SMSC or mail server.
+    notifier = notifications.Notifier(
+        application.clock, NotificationTexts(), DevInboxSms(), DevInboxEmail(), application.webhook_sender
+    )
+    while (sent := notifications.deliver_due(application.uow(), notifier)) > 0:
         report.notifications_sent += sent

@@ -1,5 +1,6 @@
-"""The worker: settles orders left unfinished (unknown answers, crashes, abandoned 3-D Secure) and delivers
-webhooks from the outbox.
+"""The worker: settles orders left unfinished (unknown answers, crashes, abandoned 3-D Secure), delivers
+webhooks and notifications from their outboxes, ends silent charging sessions, expires and renews bundles,
+runs due auto-recharges, and forfeits balances past their grace.
 
 `topup worker` runs it on its own; `topup serve` runs one in a thread of every server process (off with
 TOPUP_WORKER_IN_PROCESS=false). Several workers at once are safe: on PostgreSQL each takes due orders with
@@ -12,7 +13,7 @@ import logging
 import threading
 
 from topup.bootstrap import Application
-from topup.services import charging, lifecycle, notifications, orders, webhooks
+from topup.services import auto_recharge, charging, lifecycle, notifications, orders, webhooks
 
 logger = logging.getLogger("topup.worker")
 BATCH_SIZE = 50
@@ -41,13 +42,23 @@ def run_once(application: Application) -> int:
         return lifecycle.forfeit_balances(application.uow(), application.lifecycle, limit=BATCH_SIZE)
 
     def send_notifications() -> int:
-        return notifications.deliver_due(
-            application.uow(), application.clock, application.notification_sender, limit=BATCH_SIZE
-        )
+        return notifications.deliver_due(application.uow(), application.notifier, limit=BATCH_SIZE)
+
+    def auto_recharges() -> int:
+        return auto_recharge.run_due(application.uow(), application.saga, limit=BATCH_SIZE)
 
     lifecycle.warn_upcoming(application.uow(), application.lifecycle)  # once a pass: it only queues, once each
     total = 0
-    steps = (settle, deliver, end_silent_sessions, expire_bundles, renew_bundles, forfeit_balances, send_notifications)
+    steps = (
+        settle,
+        deliver,
+        end_silent_sessions,
+        expire_bundles,
+        renew_bundles,
+        auto_recharges,
+        forfeit_balances,
+        send_notifications,
+    )
     for step in steps:
         while True:
             seen = step()

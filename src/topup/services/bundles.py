@@ -9,6 +9,7 @@ from topup.domain.catalogue import Bundle
 from topup.domain.history import TransactionRecord
 from topup.domain.ledger import AccountKind, TransactionKind, Transfer, Unit, check_posting
 from topup.domain.numbers import parse_msisdn
+from topup.services import balance_watch
 from topup.services.lines import require_line
 from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
 from topup.services.topups import funding_account_code
@@ -97,5 +98,14 @@ def buy_bundle(
             bundle_expires_at=plan.expires_at,
         )
         ledger.post(record, transfers)
+        if not paid_through_channel:
+            balance_watch.main_balance_fell(
+                uow,
+                line,
+                before_qepik=states[line.main_account_id].balance,
+                after_qepik=record.balance_after_qepik,
+                key=transaction_id,
+                now=now,
+            )
         uow.commit()
     return record

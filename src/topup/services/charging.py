@@ -28,14 +28,14 @@ from topup.domain.charging import (
     check_units,
     plan_grant,
 )
-from topup.domain.errors import DomainError, InvalidInput, LineBarred, LineClosed
+from topup.domain.errors import DomainError, InvalidInput, LineBarred, LineClosed, LineNotPrepaid
 from topup.domain.history import TransactionRecord
 from topup.domain.ledger import TransactionKind, Transfer, Unit, check_posting
 from topup.domain.lines import Line, LineType
 from topup.domain.money import included_vat
-from topup.domain.notifications import BALANCE_LOW_QEPIK, NotificationKind, data_threshold_crossed
+from topup.domain.notifications import NotificationKind, data_threshold_crossed
 from topup.domain.numbers import parse_msisdn
-from topup.services import notifications
+from topup.services import balance_watch, notifications
 from topup.services.bundles import VAT_ACCOUNT
 from topup.services.lines import require_line
 from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
@@ -48,10 +48,6 @@ USAGE_REVENUE_ACCOUNT = "revenue:usage:{operator}"
 # How long a session may go unheard before the worker ends it (Gy's validity time is minutes).
 SESSION_VALIDITY = timedelta(minutes=5)
 EXPIRY_BATCH = 100
-
-
-class LineNotPrepaid(DomainError):
-    code = "line_not_prepaid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,15 +346,9 @@ def _tell(
             params = {"percent": percent, **notifications.bundle_names(bundle)}
             notifications.queue(uow, line=line, kind=crossed, key=f"{hold.account_id}", params=params, now=now)
     after_qepik = record.balance_after_qepik
-    if after_qepik < BALANCE_LOW_QEPIK <= after_qepik + session.charged_qepik:
-        notifications.queue(
-            uow,
-            line=line,
-            kind=NotificationKind.BALANCE_LOW,
-            key=record.id,
-            params={"balance_qepik": str(after_qepik)},
-            now=now,
-        )
+    balance_watch.main_balance_fell(
+        uow, line, before_qepik=after_qepik + session.charged_qepik, after_qepik=after_qepik, key=record.id, now=now
+    )
 
 
 def _post(

@@ -25,7 +25,7 @@ from topup.domain.ledger import TransactionKind, check_posting, reversed_transfe
 from topup.domain.numbers import parse_msisdn
 from topup.domain.orders import Order, OrderState, PaymentMethod
 from topup.domain.quotes import ProductType
-from topup.services import bundles, topups, webhooks
+from topup.services import auto_recharge_outcomes, bundles, topups, webhooks
 from topup.services.lines import require_line
 from topup.services.payments import (
     CardAcquirer,
@@ -88,6 +88,9 @@ class Saga:
     challenge_timeout: timedelta = CHALLENGE_TIMEOUT
     # Wallets and gateways the customer is sent to, by method (the card acquirer serves cards and Google Pay).
     providers: Mapping[PaymentMethod, RedirectProvider] = field(default_factory=dict)
+    # Our own address, given to the acquirer where it asks for a return address but no customer will come back
+    # (merchant-initiated payments on a saved card).
+    merchant_url: str = "http://127.0.0.1:8000"
 
     def check_delay(self, attempts: int) -> timedelta:
         return self.check_delays[min(attempts, len(self.check_delays) - 1)]
@@ -126,6 +129,8 @@ def settle(uow: UnitOfWork, saga: Saga, *, order_id: str, returning: bool = Fals
         return deliver_and_capture(uow, saga, order_id)
     if order.state is OrderState.CREATED and saga.clock.now() < order.created_at + saga.created_grace:
         return order  # its own request may still be talking to the provider
+    if order.state is OrderState.CREATED and order.payment_method_id is not None:
+        return pay_with_saved_card(uow, saga, order_id=order_id)  # we hold the token: ask again, idempotently
     try:
         result = saga.mover(order.payment_method).find(reference=order_id, provider_reference=order.provider_reference)
     except (ProviderUnavailable, PaymentRefused):
@@ -143,6 +148,46 @@ def settle_due(uow: UnitOfWork, saga: Saga, *, limit: int = 50) -> int:
         except (PaymentRefused, PaymentMethodUnavailable):
             _schedule_next_check(uow, saga, order_id)  # a provider's refusal needs a person; do not spin on it
     return len(due)
+
+
+def pay_with_saved_card(uow: UnitOfWork, saga: Saga, *, order_id: str) -> Order:
+    """Authorise a recorded order on its saved card (merchant-initiated: the cardholder is not there), then
+    carry on as far as the answer allows. Safe to repeat: the acquirer knows the order id as its key."""
+    order = get_order(uow, order_id=order_id)
+    with uow:
+        card = uow.payment_methods.get(order.payment_method_id or "")
+    if card is None or card.removed_at is not None:
+        refused = PaymentRefused("The saved card was removed.", code="payment_method_removed")
+        return refuse_payment(uow, saga, order_id, refused)
+    try:
+        result = saga.acquirer.authorise_saved(
+            reference=order.id,
+            amount_minor=order.charge_minor,
+            currency=order.currency,
+            card_token=card.token,
+            return_url=saga.merchant_url,
+        )
+    except ProviderUnavailable as error:
+        return record_no_answer(uow, saga, order.id, step="authorise", unknown=error.outcome_unknown)
+    except PaymentRefused as refused:
+        return refuse_payment(uow, saga, order.id, refused)
+    return apply_payment(uow, saga, order.id, result)
+
+
+def refuse_payment(uow: UnitOfWork, saga: Saga, order_id: str, refused: PaymentRefused) -> Order:
+    """The provider would not even start this payment: nothing was charged; the order fails with its reason."""
+    with uow:
+        order = locked(uow, order_id)
+        if not order.is_settled:
+            order.fail(
+                code=refused.code,
+                message=f"The payment provider refused the payment ({refused.code}).",
+                at=saga.clock.now(),
+            )
+            order.next_check_at = None
+            save(uow, saga, order)
+        uow.commit()
+    return order
 
 
 def refund(uow: UnitOfWork, saga: Saga, *, order_id: str) -> Order:
@@ -182,10 +227,13 @@ def locked(uow: UnitOfWork, order_id: str, *, scope: str | None = None) -> Order
 
 
 def save(uow: UnitOfWork, saga: Saga, order: Order) -> None:
-    """Save the order and queue the webhook events its new transitions trigger, in the same transaction."""
+    """Save the order and, in the same transaction, queue the webhook events its new transitions trigger and
+    conclude the auto-recharge run it may be."""
     new = uow.orders.save(order)
     if new:
-        webhooks.queue_order_events(uow, order, new, now=saga.clock.now())
+        now = saga.clock.now()
+        webhooks.queue_order_events(uow, order, new, now=now)
+        auto_recharge_outcomes.order_moved(uow, order, new, now=now)
 
 
 def record_no_answer(uow: UnitOfWork, saga: Saga, order_id: str, *, step: str, unknown: bool) -> Order:
@@ -334,7 +382,13 @@ def _await_customer(order: Order, result: PaymentResult, saga: Saga, *, now: dat
 def _deliver(uow: UnitOfWork, saga: Saga, order: Order) -> TransactionRecord:
     if order.product_type == ProductType.TOPUP.value:
         return topups.top_up(
-            uow, saga.clock, saga.codes, number=order.msisdn, amount_qepik=order.amount_qepik, channel=ORDER_CHANNEL
+            uow,
+            saga.clock,
+            saga.codes,
+            number=order.msisdn,
+            amount_qepik=order.amount_qepik,
+            channel=ORDER_CHANNEL,
+            notify=order.auto_recharge_id is None,  # an auto-recharge tells its own outcome
         )
     return bundles.buy_bundle(
         uow,

@@ -21,7 +21,9 @@ from topup.domain.limits import Limits, check_limits
 from topup.domain.money import format_amount
 from topup.domain.numbers import parse_msisdn
 from topup.domain.orders import Order, OrderState, PaymentMethod
+from topup.domain.payment_methods import SavedCard
 from topup.domain.quotes import ProductType, Quote
+from topup.services import payment_methods
 from topup.services.lines import require_line
 from topup.services.order_saga import (
     CHALLENGE_TIMEOUT,
@@ -35,8 +37,10 @@ from topup.services.order_saga import (
     apply_payment,
     get_order,
     locked,
+    pay_with_saved_card,
     record_no_answer,
     refund,
+    refuse_payment,
     save,
     settle,
     settle_due,
@@ -77,7 +81,9 @@ __all__ = [
     "place_card_order",
     "place_google_pay_order",
     "place_redirect_order",
+    "place_saved_card_order",
     "record_notification",
+    "record_saved_card_order",
     "refund",
     "return_from_provider",
     "settle",
@@ -168,6 +174,37 @@ def place_card_order(
     return apply_payment(uow, saga, order.id, result)
 
 
+def record_saved_card_order(
+    uow: UnitOfWork, saga: Saga, request: OrderRequest, *, card: SavedCard, auto_recharge_id: str | None = None
+) -> Order:
+    """Record an order to be paid with a saved card; `pay_with_saved_card` then pays it. Inside the caller's
+    transaction when one is open (an auto-recharge run records its order with the rule's change)."""
+    card.ensure_usable(baku_date(saga.clock.now()))
+    return _record(
+        uow,
+        saga,
+        request,
+        PaymentMethod.CARD,
+        fingerprint=card.fingerprint,
+        brand=card.brand,
+        last_four=card.last_four,
+        payment_method_id=card.id,
+        auto_recharge_id=auto_recharge_id,
+    )
+
+
+def place_saved_card_order(
+    uow: UnitOfWork, saga: Saga, request: OrderRequest, *, payment_method_id: str, card_scope: str | None
+) -> Order:
+    """A customer pays with a card saved for this line before (`card_scope`: whose saved cards the caller may
+    use; None for staff): no card details, no 3-D Secure (merchant-initiated, on the cardholder's standing
+    instruction)."""
+    with uow:
+        card = payment_methods.owned_card(uow, number=request.number, method_id=payment_method_id, scope=card_scope)
+    order = record_saved_card_order(uow, saga, request, card=card)
+    return pay_with_saved_card(uow, saga, order_id=order.id)
+
+
 def place_google_pay_order(uow: UnitOfWork, saga: Saga, request: OrderRequest, *, token: str, return_url: str) -> Order:
     """An integrator that runs Google Pay's own button hands us the token with the order: authorise at once."""
     order = _record(uow, saga, request, PaymentMethod.GOOGLE_PAY)
@@ -196,7 +233,7 @@ def place_redirect_order(
     except ProviderUnavailable as error:
         return record_no_answer(uow, saga, order.id, step="start", unknown=error.outcome_unknown)
     except PaymentRefused as refused:
-        return _refused(uow, saga, order.id, refused)
+        return refuse_payment(uow, saga, order.id, refused)
     if result.form is not None:  # the customer's browser must post a form: our pay page serves it
         with uow:
             saved = locked(uow, order.id)
@@ -341,8 +378,11 @@ def _record(
     fingerprint: str | None = None,
     brand: str | None = None,
     last_four: str | None = None,
+    payment_method_id: str | None = None,
+    auto_recharge_id: str | None = None,
 ) -> Order:
-    """Check the order against the line, the catalogue, the quote and the limits; record it; commit."""
+    """Check the order against the line, the catalogue, the quote and the limits; record it; commit (unless
+    the caller's transaction is open: then the caller commits)."""
     msisdn = parse_msisdn(request.number)
     now = saga.clock.now()
     if currencies is not None and request.currency not in currencies:
@@ -379,6 +419,8 @@ def _record(
             card_fingerprint=fingerprint,
             next_check_at=now + saga.created_grace,
             updated_at=now,
+            payment_method_id=payment_method_id,
+            auto_recharge_id=auto_recharge_id,
         )
         uow.orders.add(order)
         uow.commit()
@@ -397,24 +439,8 @@ def _authorise_token(uow: UnitOfWork, saga: Saga, order: Order, *, token: str, r
     except ProviderUnavailable as error:
         return record_no_answer(uow, saga, order.id, step="authorise", unknown=error.outcome_unknown)
     except PaymentRefused as refused:
-        return _refused(uow, saga, order.id, refused)
+        return refuse_payment(uow, saga, order.id, refused)
     return apply_payment(uow, saga, order.id, result)
-
-
-def _refused(uow: UnitOfWork, saga: Saga, order_id: str, refused: PaymentRefused) -> Order:
-    """The provider would not even start this payment: nothing was charged; the order fails with its reason."""
-    with uow:
-        order = locked(uow, order_id)
-        if not order.is_settled:
-            order.fail(
-                code=refused.code,
-                message=f"The payment provider refused the payment ({refused.code}).",
-                at=saga.clock.now(),
-            )
-            order.next_check_at = None
-            save(uow, saga, order)
-        uow.commit()
-    return order
 
 
 def _checkout(order: Order, urls: ReturnAddresses, language: str) -> Checkout:

@@ -104,6 +104,25 @@ class NotificationRejected(Exception):
         self.code = code
 
 
+@dataclass(frozen=True, slots=True)
+class CardOnFile:
+    """A card the acquirer keeps for later payments: its token and what may be shown of it."""
+
+    token: str
+    brand: str
+    last_four: str
+    expiry_month: int
+    expiry_year: int
+
+
+class CardNotSaved(Exception):
+    """The acquirer would not keep the card: its verification was declined (`code`, as a payment decline)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class PaymentMover(Protocol):
     """What every provider does with a payment once it exists."""
 
@@ -145,6 +164,22 @@ class CardAcquirer(Protocol):
     ) -> PaymentResult:
         """Hold the money of a Google Pay payment: `token` is the encrypted payment data (ECv2, gateway mode)
         as Google handed it to the payer's browser, forwarded untouched; only the acquirer can open it."""
+        ...
+
+    def authorise_saved(
+        self, *, reference: str, amount_minor: int, currency: str, card_token: str, return_url: str
+    ) -> PaymentResult:
+        """Hold the money on a card on file, the cardholder not present (merchant-initiated: auto-recharge).
+        Idempotent by `reference` like `authorise`, and repeatable, since we hold the token: a run whose
+        answer was lost is sent again and gets the first payment. A removed card: `PaymentRefused`."""
+        ...
+
+    def save_card(self, card: CardDetails) -> CardOnFile:
+        """Have the acquirer keep the card (after a zero-amount verification); raises `CardNotSaved`."""
+        ...
+
+    def remove_card(self, card_token: str) -> None:
+        """Forget a card on file; forgetting one already forgotten is no error."""
         ...
 
     def find(self, *, reference: str, provider_reference: str | None = None) -> PaymentResult:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, Self
 
+from topup.domain.auto_recharge import AutoRecharge
 from topup.domain.catalogue import Catalogue
 from topup.domain.charging import ChargingSession
 from topup.domain.history import TransactionRecord
@@ -14,9 +15,10 @@ from topup.domain.ledger import AccountKind, AccountState, Bucket, Transfer, Uni
 from topup.domain.lifecycle import ExpiredBucket, Renewal
 from topup.domain.limits import Usage
 from topup.domain.lines import Line
-from topup.domain.notifications import Notification
+from topup.domain.notifications import Notification, NotificationSettings
 from topup.domain.numbers import Msisdn
 from topup.domain.orders import Order, PaymentMethod, Transition
+from topup.domain.payment_methods import SavedCard
 from topup.domain.quotes import Quote
 
 if TYPE_CHECKING:  # the webhook service defines its records; importing them at run time would be circular
@@ -143,6 +145,8 @@ class OrderRepository(Protocol):
 
     def usage(self, *, msisdn: str | None, card_fingerprint: str | None, since: datetime) -> Usage: ...
 
+    def auto_recharge_runs(self, rule_id: str, *, since: datetime) -> int: ...
+
     def list(
         self,
         *,
@@ -198,18 +202,53 @@ class NotificationRepository(Protocol):
         """Add it unless one with its de-duplication key exists."""
         ...
 
-    def unsent(self, *, now: datetime, limit: int) -> list[Notification]:
-        """Unsent notifications created by `now` (a simulator's clock runs behind the wall clock)."""
+    def lease_unsent(self, *, now: datetime, lease_until: datetime, limit: int) -> list[Notification]:
+        """Unsent notifications due by `now` (a simulator's clock runs behind the wall clock), leased to the
+        caller until `lease_until`."""
         ...
 
-    def mark_sent(self, notification_id: str, *, now: datetime) -> None: ...
+    def record_delivery(self, notification: Notification, *, next_attempt_at: datetime | None) -> None:
+        """Store its channels' progress (`pending_channels`, `deliveries`, `attempts`, `sent_at`)."""
+        ...
 
     def latest(self, *, msisdn: str | None, limit: int) -> list[Notification]: ...
 
 
-class NotificationSender(Protocol):
-    def send(self, notification: Notification) -> None:
-        """Deliver it (render it in its language first); raise to have it tried again on the next pass."""
+class NotificationSettingsRepository(Protocol):
+    def get(self, msisdn: str) -> NotificationSettings | None: ...
+
+    def put(self, settings: NotificationSettings) -> None: ...
+
+
+class PaymentMethodRepository(Protocol):
+    def add(self, card: SavedCard) -> None: ...
+
+    def get(self, method_id: str) -> SavedCard | None: ...
+
+    def of_line(self, msisdn: str, *, scope: str | None) -> list[SavedCard]: ...
+
+    def remove(self, method_id: str, *, now: datetime) -> None: ...
+
+
+class AutoRechargeRepository(Protocol):
+    def put(self, rule: AutoRecharge) -> None:
+        """Add the rule, replacing the line's rule of the same kind."""
+        ...
+
+    def save(self, rule: AutoRecharge) -> None: ...
+
+    def get(self, rule_id: str, *, for_update: bool = False) -> AutoRecharge | None: ...
+
+    def of_line(self, msisdn: str) -> list[AutoRecharge]: ...
+
+    def remove(self, rule_id: str) -> None: ...
+
+    def using(self, payment_method_id: str) -> list[AutoRecharge]: ...
+
+    def due(self, *, now: datetime, limit: int) -> list[str]: ...
+
+    def mark_fall(self, msisdn: str, *, now: datetime) -> None:
+        """The line's balance fell below its threshold rule's threshold: make that rule due now."""
         ...
 
 
@@ -253,6 +292,10 @@ class LineRepository(Protocol):
     def set_valid_until(self, msisdn: Msisdn, valid_until: date | None, *, now: datetime) -> None: ...
 
     def set_operator(self, msisdn: Msisdn, operator: str, *, now: datetime) -> None: ...
+
+    def set_auto_recharge_below(self, msisdn: Msisdn, threshold_qepik: int | None, *, now: datetime) -> None:
+        """Remember the threshold of the line's active threshold auto-recharge (None: it has none)."""
+        ...
 
     def iccid_taken(self, iccid: str) -> bool: ...
 
@@ -397,6 +440,15 @@ class UnitOfWork(Protocol):
 
     @property
     def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def notification_settings(self) -> NotificationSettingsRepository: ...
+
+    @property
+    def payment_methods(self) -> PaymentMethodRepository: ...
+
+    @property
+    def auto_recharges(self) -> AutoRechargeRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -29,7 +29,9 @@ def top_up(
     number: str,
     amount_qepik: int,
     channel: str,
+    notify: bool = True,
 ) -> TransactionRecord:
+    """`notify` False: the caller tells the subscriber itself (an auto-recharge says more than "topped up")."""
     msisdn = parse_msisdn(number)
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
@@ -63,9 +65,12 @@ def top_up(
         uow.ledger.post(record, transfers)
         if plan.valid_until != line.valid_until:
             uow.lines.set_valid_until(msisdn, plan.valid_until, now=now)
-        told = {"amount_qepik": str(amount_qepik), "balance_qepik": str(record.balance_after_qepik)}
-        if plan.valid_until is not None:
-            told["date"] = plan.valid_until.isoformat()
-        notifications.queue(uow, line=line, kind=NotificationKind.TOPUP_DONE, key=transaction_id, params=told, now=now)
+        if notify:
+            told = {"amount_qepik": str(amount_qepik), "balance_qepik": str(record.balance_after_qepik)}
+            if plan.valid_until is not None:
+                told["date"] = plan.valid_until.isoformat()
+            notifications.queue(
+                uow, line=line, kind=NotificationKind.TOPUP_DONE, key=transaction_id, params=told, now=now
+            )
         uow.commit()
     return record

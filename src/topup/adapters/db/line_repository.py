@@ -21,6 +21,7 @@ _LINE_COLUMNS = (
     lines.c.main_account_id,
     lines.c.iccid,
     lines.c.valid_until,
+    lines.c.auto_recharge_below_qepik,
 )
 
 
@@ -62,6 +63,7 @@ class SqlLineRepository:
             main_account_id=row.main_account_id,
             iccid=row.iccid,
             valid_until=row.valid_until,
+            auto_recharge_below_qepik=row.auto_recharge_below_qepik,
         )
 
     def add(self, line: Line, *, now: datetime) -> None:
@@ -88,6 +90,13 @@ class SqlLineRepository:
     def set_operator(self, msisdn: Msisdn, operator: str, *, now: datetime) -> None:
         self._handle.connection.execute(
             update(lines).where(lines.c.msisdn == msisdn.e164).values(operator=operator, updated_at=now)
+        )
+
+    def set_auto_recharge_below(self, msisdn: Msisdn, threshold_qepik: int | None, *, now: datetime) -> None:
+        self._handle.connection.execute(
+            update(lines)
+            .where(lines.c.msisdn == msisdn.e164)
+            .values(auto_recharge_below_qepik=threshold_qepik, updated_at=now)
         )
 
     def iccid_taken(self, iccid: str) -> bool:

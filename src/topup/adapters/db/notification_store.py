@@ -1,4 +1,4 @@
-"""The notification outbox (which is also the development inbox)."""
+"""The notification outbox (which is also the development inbox), and how each line wants to be told."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from topup.adapters.db.handle import ConnectionHandle
-from topup.adapters.db.tables import notifications
-from topup.domain.notifications import Notification, NotificationKind
+from topup.adapters.db.handle import ConnectionHandle, dialect_insert
+from topup.adapters.db.tables import notification_settings, notifications
+from topup.domain.notifications import Notification, NotificationKind, NotificationSettings
 
 # Every top-up queues one: the statement is built once per dialect (SQLAlchemy reuses its compiled form).
 _QUEUE = {
@@ -40,20 +40,43 @@ class SqlNotificationRepository:
             },
         )
 
-    def unsent(self, *, now: datetime, limit: int) -> list[Notification]:
+    def lease_unsent(self, *, now: datetime, lease_until: datetime, limit: int) -> list[Notification]:
+        """Unsent notifications due by `now`, oldest first, leased until `lease_until`: no other worker takes
+        them before then (rows another worker is leasing right now are skipped on PostgreSQL)."""
         query = (
             select(notifications)
-            .where(notifications.c.sent_at.is_(None), notifications.c.created_at <= now)
+            .where(
+                notifications.c.sent_at.is_(None),
+                notifications.c.created_at <= now,
+                or_(notifications.c.next_attempt_at.is_(None), notifications.c.next_attempt_at <= now),
+            )
             .order_by(notifications.c.created_at)
+            .limit(limit)
         )
-        query = query.limit(limit)
         if self._handle.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        return [_notification(row) for row in self._handle.connection.execute(query)]
+        found = [_notification(row) for row in self._handle.connection.execute(query)]
+        if found:
+            self._handle.connection.execute(
+                update(notifications)
+                .where(notifications.c.id.in_([n.id for n in found]))
+                .values(next_attempt_at=lease_until)
+            )
+        return found
 
-    def mark_sent(self, notification_id: str, *, now: datetime) -> None:
+    def record_delivery(self, notification: Notification, *, next_attempt_at: datetime | None) -> None:
+        """What the channels did: those still pending, each one's outcome, and when to try again."""
+        pending = notification.pending_channels
         self._handle.connection.execute(
-            update(notifications).where(notifications.c.id == notification_id).values(sent_at=now)
+            update(notifications)
+            .where(notifications.c.id == notification.id)
+            .values(
+                pending_channels=None if pending is None else ",".join(pending),
+                deliveries=json.dumps(notification.deliveries, sort_keys=True),
+                attempts=notification.attempts,
+                next_attempt_at=next_attempt_at,
+                sent_at=notification.sent_at,
+            )
         )
 
     def latest(self, *, msisdn: str | None, limit: int) -> list[Notification]:
@@ -61,6 +84,42 @@ class SqlNotificationRepository:
         if msisdn is not None:
             query = query.where(notifications.c.msisdn == msisdn)
         return [_notification(row) for row in self._handle.connection.execute(query)]
+
+
+class SqlNotificationSettingsRepository:
+    def __init__(self, handle: ConnectionHandle) -> None:
+        self._handle = handle
+
+    def get(self, msisdn: str) -> NotificationSettings | None:
+        row = self._handle.connection.execute(
+            select(notification_settings).where(notification_settings.c.msisdn == msisdn)
+        ).first()
+        if row is None:
+            return None
+        muted = frozenset(NotificationKind(kind) for kind in row.muted_kinds.split(",") if kind)
+        return NotificationSettings(
+            msisdn=row.msisdn,
+            sms=row.sms,
+            email_address=row.email_address,
+            webhook_url=row.webhook_url,
+            webhook_secret=row.webhook_secret,
+            muted_kinds=muted,
+            updated_at=row.updated_at,
+        )
+
+    def put(self, settings: NotificationSettings) -> None:
+        values = {
+            "sms": settings.sms,
+            "email_address": settings.email_address,
+            "webhook_url": settings.webhook_url,
+            "webhook_secret": settings.webhook_secret,
+            "muted_kinds": ",".join(sorted(kind.value for kind in settings.muted_kinds)),
+            "updated_at": settings.updated_at,
+        }
+        statement = dialect_insert(self._handle, notification_settings).values(msisdn=settings.msisdn, **values)
+        self._handle.connection.execute(
+            statement.on_conflict_do_update(index_elements=[notification_settings.c.msisdn], set_=values)
+        )
 
 
 def _notification(row: Row[Any]) -> Notification:
@@ -73,4 +132,7 @@ def _notification(row: Row[Any]) -> Notification:
         params=dict(json.loads(row.params)),
         created_at=row.created_at,
         sent_at=row.sent_at,
+        pending_channels=None if row.pending_channels is None else [c for c in row.pending_channels.split(",") if c],
+        deliveries=dict(json.loads(row.deliveries)) if row.deliveries else {},
+        attempts=row.attempts,
     )

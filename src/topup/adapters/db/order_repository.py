@@ -56,6 +56,9 @@ _USAGE = select(func.count(), func.coalesce(func.sum(orders.c.amount_qepik), 0),
 _USAGE_OF_NUMBER = _USAGE.where(
     orders.c.msisdn == bindparam("msisdn"), orders.c.created_at >= bindparam("since"), _NOT_REFUSED
 )
+_RUNS_OF_RULE = select(func.count()).where(
+    orders.c.auto_recharge_id == bindparam("rule_id"), orders.c.created_at >= bindparam("since"), _NOT_REFUSED
+)
 _USAGE_OF_CARD = _USAGE.where(
     orders.c.card_fingerprint == bindparam("fingerprint"), orders.c.created_at >= bindparam("since"), _NOT_REFUSED
 )
@@ -167,6 +170,10 @@ class SqlOrderRepository:
             latest = latest.replace(tzinfo=UTC)
         return Usage(int(count), int(amount), latest)
 
+    def auto_recharge_runs(self, rule_id: str, *, since: datetime) -> int:
+        """Orders an auto-recharge rule placed since `since` that were not refused (its monthly maximum)."""
+        return int(self._handle.connection.execute(_RUNS_OF_RULE, {"rule_id": rule_id, "since": since}).scalar_one())
+
     def _write_new_transitions(self, order: Order) -> Sequence[Transition]:
         saved = self._saved_transitions.get(order.id, 0)
         new = order.status.history[saved:]
@@ -218,4 +225,6 @@ def _row(order: Order) -> dict[str, Any]:
         "next_check_at": order.next_check_at,
         "created_at": order.created_at,
         "updated_at": order.updated_at or order.created_at,
+        "payment_method_id": order.payment_method_id,
+        "auto_recharge_id": order.auto_recharge_id,
     }

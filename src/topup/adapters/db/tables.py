@@ -142,6 +142,9 @@ lines = Table(
     Column("iccid", String(20), unique=True),
     Column("valid_until", Date),
     Column("main_account_id", Id64, ForeignKey("accounts.id"), nullable=False),
+    # The threshold of the line's active threshold auto-recharge, if any: read with the line on every debit, so
+    # a fall below it is noticed without a query more (the rule itself is in `auto_recharges`).
+    Column("auto_recharge_below_qepik", BigInteger),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint("type IN ('prepaid', 'postpaid')", name="type_known"),
@@ -273,6 +276,8 @@ orders = Table(
     Column("next_check_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("payment_method_id", String(32)),  # a saved card paid it (auto-recharge, or a customer's choice)
+    Column("auto_recharge_id", String(32)),  # the auto-recharge rule whose run this order is
     CheckConstraint(
         "state IN ('created', 'awaiting_payment', 'paid', 'fulfilled', 'failed', 'cancelled', 'refunded', 'unknown')",
         name="state_known",
@@ -283,6 +288,81 @@ orders = Table(
     Index("ix_orders_card_fingerprint_created_at", "card_fingerprint", "created_at"),
     # How a provider's notification or return (which carry only its own reference) finds its order.
     Index("ix_orders_payment_method_provider_reference", "payment_method", "provider_reference"),
+    # A threshold rule's runs this month (its monthly maximum).
+    Index("ix_orders_auto_recharge_id_created_at", "auto_recharge_id", "created_at"),
+)
+
+# Cards the acquirer keeps for us (card on file): the token, never the number.
+payment_methods = Table(
+    "payment_methods",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("scope", String(32), nullable=False),
+    Column("msisdn", String(16), nullable=False),
+    Column("token", String(128), nullable=False),
+    Column("brand", String(20), nullable=False),
+    Column("last_four", String(4), nullable=False),
+    Column("expiry_month", Integer, nullable=False),
+    Column("expiry_year", Integer, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("removed_at", UtcDateTime),
+    CheckConstraint("expiry_month BETWEEN 1 AND 12", name="expiry_month_valid"),
+    Index("ix_payment_methods_msisdn", "msisdn"),
+)
+
+auto_recharges = Table(
+    "auto_recharges",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("scope", String(32), nullable=False),
+    Column("msisdn", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount_qepik", BigInteger, nullable=False),
+    Column("payment_method_id", String(32), ForeignKey("payment_methods.id"), nullable=False),
+    Column("threshold_qepik", BigInteger),
+    Column("monthly_max", Integer),
+    Column("day_of_month", Integer),
+    Column("state", String(16), nullable=False),
+    Column("due_at", UtcDateTime),
+    Column("in_flight_order_id", String(32)),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("last_order_id", String(32)),
+    Column("last_outcome", String(64)),
+    Column("last_run_at", UtcDateTime),
+    Column("suspended_reason", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("kind IN ('threshold', 'schedule')", name="kind_known"),
+    CheckConstraint("state IN ('active', 'suspended')", name="state_known"),
+    CheckConstraint("amount_qepik > 0", name="amount_positive"),
+    CheckConstraint(
+        "(kind = 'threshold' AND threshold_qepik > 0 AND monthly_max > 0 AND day_of_month IS NULL)"
+        " OR (kind = 'schedule' AND day_of_month BETWEEN 1 AND 31 AND threshold_qepik IS NULL)",
+        name="kind_fields",
+    ),
+    # One rule of each kind per line: setting it again replaces it.
+    Index("ix_auto_recharges_msisdn_kind", "msisdn", "kind", unique=True),
+    # The job's queue: only rules due at some time (a threshold rule waiting for a fall has none).
+    Index(
+        "ix_auto_recharges_due_at",
+        "due_at",
+        postgresql_where=text("due_at IS NOT NULL"),
+        sqlite_where=text("due_at IS NOT NULL"),
+    ),
+)
+
+# How a line wants to be told; a line without a row gets SMS only.
+notification_settings = Table(
+    "notification_settings",
+    metadata,
+    Column("msisdn", String(16), primary_key=True),
+    Column("sms", Boolean, nullable=False),
+    Column("email_address", String(254)),
+    Column("webhook_url", String(2000)),
+    Column("webhook_secret", String(64)),
+    Column("muted_kinds", String(400), nullable=False, server_default=""),  # comma-separated kinds
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 order_transitions = Table(
@@ -334,7 +414,12 @@ notifications = Table(
     Column("language", String(8), nullable=False),
     Column("params", Text, nullable=False),  # JSON
     Column("created_at", UtcDateTime, nullable=False),
-    Column("sent_at", UtcDateTime),
+    Column("sent_at", UtcDateTime),  # every channel done (sent, or given up)
+    # Channels still to send by, comma-separated; NULL until the sender first routes it by the line's settings.
+    Column("pending_channels", String(64)),
+    Column("deliveries", Text),  # JSON {channel: "sent <id>" | "failed <why>"}: what each channel did
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime),  # after a channel failed: not before then
     Index("ix_notifications_msisdn_created_at", "msisdn", "created_at"),
     Index(
         "ix_notifications_unsent_created_at",

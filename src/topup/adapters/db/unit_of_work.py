@@ -8,13 +8,14 @@ from typing import Self
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from topup.adapters.db.access_store import SqlApiKeyRepository, SqlIdempotencyStore
+from topup.adapters.db.auto_recharge_store import SqlAutoRechargeRepository, SqlPaymentMethodRepository
 from topup.adapters.db.catalogue_store import CatalogueCache, SqlCatalogueStore
 from topup.adapters.db.charging_store import SqlChargingRepository
 from topup.adapters.db.handle import ConnectionHandle
 from topup.adapters.db.ledger_store import SqlLedger, SystemAccountCache
 from topup.adapters.db.lifecycle_store import SqlLifecycleRepository
 from topup.adapters.db.line_repository import SqlLineRepository, SqlPortRepository
-from topup.adapters.db.notification_store import SqlNotificationRepository
+from topup.adapters.db.notification_store import SqlNotificationRepository, SqlNotificationSettingsRepository
 from topup.adapters.db.order_repository import SqlOrderRepository
 from topup.adapters.db.quote_store import SqlFxRateRepository, SqlQuoteRepository
 from topup.adapters.db.transaction_repository import SqlTransactionRepository
@@ -54,6 +55,9 @@ class SqlUnitOfWork:
         self.charging = SqlChargingRepository(self._handle)
         self.lifecycle = SqlLifecycleRepository(self._handle)
         self.notifications = SqlNotificationRepository(self._handle)
+        self.notification_settings = SqlNotificationSettingsRepository(self._handle)
+        self.payment_methods = SqlPaymentMethodRepository(self._handle)
+        self.auto_recharges = SqlAutoRechargeRepository(self._handle)
 
     def __enter__(self) -> Self:
         if self._depth == 0:

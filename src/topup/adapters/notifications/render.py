@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -10,6 +9,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
 from topup.domain.notifications import Notification, NotificationKind
+from topup.services.notifications import Rendered
 
 LOCALES = {"az": "az", "en": "en", "ru": "ru", "zh": "zh_Hans_CN"}
 K = NotificationKind
@@ -30,6 +30,14 @@ TEMPLATES: dict[str, dict[NotificationKind, str]] = {
         K.VALIDITY_ENDING: (
             "Balansınızın istifadə müddəti {date} tarixində bitir. Müddəti uzatmaq üçün balansı artırın."
         ),
+        K.AUTO_RECHARGE_DONE: "Avtomatik artırma: balansınız {card} kartından {amount} artırıldı. Balans: {balance}.",
+        K.AUTO_RECHARGE_FAILED: (
+            "Avtomatik artırma ({amount}, {card}) baş tutmadı. Bir qədər sonra yenidən cəhd edəcəyik."
+        ),
+        K.AUTO_RECHARGE_SUSPENDED: (
+            "Avtomatik artırma ({amount}, {card}) dayandırıldı: kartdan ödəniş alınmadı. "
+            "Yenidən aktivləşdirmək üçün kartı yeniləyin."
+        ),
     },
     "en": {
         K.TOPUP_DONE: "Your balance was topped up by {amount}. Balance: {balance}. Valid until {date}.",
@@ -41,6 +49,12 @@ TEMPLATES: dict[str, dict[NotificationKind, str]] = {
         K.RENEWAL_DONE: "{bundle} was renewed ({amount}).",
         K.RENEWAL_FAILED: "Your balance is too low to renew {bundle} ({amount}). We will try again every day.",
         K.VALIDITY_ENDING: "Your balance's usage period ends on {date}. Top up to extend it.",
+        K.AUTO_RECHARGE_DONE: "Auto-recharge: your balance was topped up by {amount} from {card}. Balance: {balance}.",
+        K.AUTO_RECHARGE_FAILED: "Auto-recharge of {amount} from {card} did not go through. We will try again later.",
+        K.AUTO_RECHARGE_SUSPENDED: (
+            "Auto-recharge of {amount} from {card} is paused: the card could not be charged. "
+            "Update your card to turn it back on."
+        ),
     },
     "ru": {
         K.TOPUP_DONE: "Ваш баланс пополнен на {amount}. Баланс: {balance}. Срок действия — до {date}",
@@ -54,6 +68,12 @@ TEMPLATES: dict[str, dict[NotificationKind, str]] = {
             "Недостаточно средств для продления пакета «{bundle}» ({amount}). Мы будем пробовать каждый день."
         ),
         K.VALIDITY_ENDING: "Срок действия баланса заканчивается {date} — пополните баланс, чтобы продлить его.",
+        K.AUTO_RECHARGE_DONE: "Автопополнение: баланс пополнен на {amount} с карты {card}. Баланс: {balance}.",
+        K.AUTO_RECHARGE_FAILED: "Автопополнение на {amount} с карты {card} не прошло. Мы попробуем ещё раз позже.",
+        K.AUTO_RECHARGE_SUSPENDED: (
+            "Автопополнение на {amount} с карты {card} приостановлено: списать деньги с карты не удалось. "
+            "Обновите карту, чтобы снова включить его."
+        ),
     },
     "zh": {
         K.TOPUP_DONE: "您的余额已充值 {amount}。当前余额：{balance}。有效期至 {date}。",
@@ -65,14 +85,79 @@ TEMPLATES: dict[str, dict[NotificationKind, str]] = {
         K.RENEWAL_DONE: "套餐“{bundle}”已续订（{amount}）。",
         K.RENEWAL_FAILED: "余额不足，无法续订套餐“{bundle}”（{amount}）。我们将每天重试。",
         K.VALIDITY_ENDING: "您的余额有效期将于 {date} 结束。请充值以延长有效期。",
+        K.AUTO_RECHARGE_DONE: "自动充值：已从 {card} 为您的余额充值 {amount}。当前余额：{balance}。",
+        K.AUTO_RECHARGE_FAILED: "从 {card} 自动充值 {amount} 未成功。我们稍后将再次尝试。",
+        K.AUTO_RECHARGE_SUSPENDED: "从 {card} 自动充值 {amount} 已暂停：无法从该卡扣款。请更新银行卡以重新开启。",
     },
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    language: str
-    text: str
+# A short title per kind: an e-mail's subject.
+SUBJECTS: dict[str, dict[NotificationKind, str]] = {
+    "az": {
+        K.TOPUP_DONE: "Balans artırıldı",
+        K.BALANCE_LOW: "Balans azdır",
+        K.DATA_75: "İnternet paketi: 75% istifadə olunub",
+        K.DATA_90: "İnternet paketi: 90% istifadə olunub",
+        K.BUNDLE_EXPIRING_3D: "Paketin müddəti bitir",
+        K.BUNDLE_EXPIRING_1D: "Paketin müddəti sabah bitir",
+        K.RENEWAL_DONE: "Paket yeniləndi",
+        K.RENEWAL_FAILED: "Paket yenilənmədi",
+        K.VALIDITY_ENDING: "İstifadə müddəti bitir",
+        K.AUTO_RECHARGE_DONE: "Avtomatik artırma edildi",
+        K.AUTO_RECHARGE_FAILED: "Avtomatik artırma baş tutmadı",
+        K.AUTO_RECHARGE_SUSPENDED: "Avtomatik artırma dayandırıldı",
+    },
+    "en": {
+        K.TOPUP_DONE: "Balance topped up",
+        K.BALANCE_LOW: "Your balance is low",
+        K.DATA_75: "75% of your data used",
+        K.DATA_90: "90% of your data used",
+        K.BUNDLE_EXPIRING_3D: "Your bundle ends soon",
+        K.BUNDLE_EXPIRING_1D: "Your bundle ends tomorrow",
+        K.RENEWAL_DONE: "Bundle renewed",
+        K.RENEWAL_FAILED: "Bundle not renewed",
+        K.VALIDITY_ENDING: "Your usage period ends soon",
+        K.AUTO_RECHARGE_DONE: "Auto-recharge done",
+        K.AUTO_RECHARGE_FAILED: "Auto-recharge did not go through",
+        K.AUTO_RECHARGE_SUSPENDED: "Auto-recharge paused",
+    },
+    "ru": {
+        K.TOPUP_DONE: "Баланс пополнен",
+        K.BALANCE_LOW: "Мало средств на балансе",
+        K.DATA_75: "Использовано 75% трафика",
+        K.DATA_90: "Использовано 90% трафика",
+        K.BUNDLE_EXPIRING_3D: "Пакет скоро закончится",
+        K.BUNDLE_EXPIRING_1D: "Пакет заканчивается завтра",
+        K.RENEWAL_DONE: "Пакет продлён",
+        K.RENEWAL_FAILED: "Пакет не продлён",
+        K.VALIDITY_ENDING: "Срок действия баланса заканчивается",
+        K.AUTO_RECHARGE_DONE: "Автопополнение выполнено",
+        K.AUTO_RECHARGE_FAILED: "Автопополнение не прошло",
+        K.AUTO_RECHARGE_SUSPENDED: "Автопополнение приостановлено",
+    },
+    "zh": {
+        K.TOPUP_DONE: "充值成功",
+        K.BALANCE_LOW: "余额不足",
+        K.DATA_75: "流量已使用 75%",
+        K.DATA_90: "流量已使用 90%",
+        K.BUNDLE_EXPIRING_3D: "套餐即将到期",
+        K.BUNDLE_EXPIRING_1D: "套餐明天到期",
+        K.RENEWAL_DONE: "套餐已续订",
+        K.RENEWAL_FAILED: "套餐未能续订",
+        K.VALIDITY_ENDING: "余额有效期即将结束",
+        K.AUTO_RECHARGE_DONE: "自动充值成功",
+        K.AUTO_RECHARGE_FAILED: "自动充值未成功",
+        K.AUTO_RECHARGE_SUSPENDED: "自动充值已暂停",
+    },
+}
+
+
+class NotificationTexts:
+    """The renderer the notification service is given (`services.notifications.NotificationRenderer`)."""
+
+    def render(self, notification: Notification) -> Rendered:
+        return render(notification)
 
 
 def render(notification: Notification) -> Rendered:
@@ -83,13 +168,13 @@ def render(notification: Notification) -> Rendered:
     values = {
         "amount": _money(params.get("amount_qepik"), locale),
         "balance": _money(params.get("balance_qepik"), locale),
-        "date": format_date(date.fromisoformat(params["date"]), format="long", locale=locale)
-        if "date" in params
-        else "",
+        "date": _date(params.get("date"), locale),
         "bundle": params.get(f"bundle_{language}") or params.get("bundle_en", ""),
         "percent": format_decimal(int(params.get("percent", "0")), locale=locale),
+        "card": params.get("card", ""),
     }
-    return Rendered(language, TEMPLATES[language][notification.kind].format(**values))
+    text = TEMPLATES[language][notification.kind].format(**values)
+    return Rendered(language, f"Topup: {SUBJECTS[language][notification.kind]}", text)
 
 
 def _money(qepik: str | None, locale: str) -> str:

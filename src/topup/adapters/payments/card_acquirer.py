@@ -21,7 +21,15 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from topup.adapters.payments.http import HttpProvider
-from topup.services.payments import CardDetails, PaymentRefused, PaymentResult, PaymentStatus, ProviderUnavailable
+from topup.services.payments import (
+    CardDetails,
+    CardNotSaved,
+    CardOnFile,
+    PaymentRefused,
+    PaymentResult,
+    PaymentStatus,
+    ProviderUnavailable,
+)
 
 _ERROR_CODE = re.compile(r"[a-z0-9_]{1,64}")
 
@@ -29,6 +37,14 @@ _ERROR_CODE = re.compile(r"[a-z0-9_]{1,64}")
 class _Card(BaseModel):
     brand: str
     last4: str
+
+
+class _SavedCard(BaseModel):
+    id: str
+    brand: str
+    last4: str
+    expiry_month: int
+    expiry_year: int
 
 
 class _Decline(BaseModel):
@@ -106,6 +122,48 @@ class HttpCardAcquirer(HttpProvider):
         }
         return self._authorise(reference, body)
 
+    def authorise_saved(
+        self, *, reference: str, amount_minor: int, currency: str, card_token: str, return_url: str
+    ) -> PaymentResult:
+        body = {
+            "reference": reference,
+            "amount": amount_minor,
+            "currency": currency,
+            "saved_card": {"id": card_token},
+            "return_url": return_url,
+        }
+        return self._authorise(reference, body)
+
+    def save_card(self, card: CardDetails) -> CardOnFile:
+        body = {
+            "card": {
+                "number": card.number,
+                "expiry_month": card.expiry_month,
+                "expiry_year": card.expiry_year,
+                "cvc": card.cvc,
+            }
+        }
+        response = self._send("POST", "/cards", json=body)
+        code = _error_code(response)
+        if response.status_code == 402:
+            raise CardNotSaved(f"The card acquirer declined to keep the card: {code}.", code=code)
+        if response.status_code != 201:
+            _result(response)  # raises: unreadable, refused or failed
+        try:
+            saved = _SavedCard.model_validate_json(response.content)
+        except ValidationError:
+            raise ProviderUnavailable(
+                "The card acquirer answered something unreadable (HTTP 201).", outcome_unknown=True
+            ) from None
+        return CardOnFile(saved.id, saved.brand, saved.last4, saved.expiry_month, saved.expiry_year)
+
+    def remove_card(self, card_token: str) -> None:
+        response = self._send("DELETE", f"/cards/{quote(card_token, safe='')}")
+        if response.status_code == 404 and _error_code(response) == "not_found":
+            return  # gone already: what we wanted
+        if response.status_code != 200:
+            _result(response)
+
     def find(self, *, reference: str, provider_reference: str | None = None) -> PaymentResult:
         response = self._send("GET", "/payments", params={"reference": reference})
         # Only the acquirer's own "no such payment" settles it; a 404 from a wrong address must not.
@@ -127,6 +185,8 @@ class HttpCardAcquirer(HttpProvider):
         code = _error_code(response)
         if response.status_code == 409 and code != "unknown":
             raise PaymentRefused(f"The card acquirer refused payment {reference!r}: {code}.", code=code)
+        if response.status_code == 422 and code == "saved_card_not_found":
+            raise PaymentRefused(f"The card acquirer no longer keeps the card of {reference!r}.", code=code)
         if response.status_code == 422 and code == "invalid_token":
             message = f"The card acquirer refused the Google Pay token of {reference!r}: {_error_reason(response)}."
             raise PaymentRefused(message, code=code)

@@ -16,6 +16,14 @@ the sandbox payment sheet seals with), then:
   of a request already recorded (same Idempotency-Key, same token) gets its payment even after the token
   expired: the repeat is answered before the token is looked at.
 
+Saved cards (card on file, for auto-recharge): `POST /cards` with `{"card": {...}}` verifies the card as a
+zero-amount check and answers a card id; the magic cards that are declined outright (05, 54, N7, 96) cannot be
+saved (402 with the decline), the one with insufficient funds can (its later payments are declined with 51).
+`POST /payments` with `saved_card: {"id"}` is a merchant-initiated payment: no 3-D Secure challenge (the
+challenge card is authorised), the card's expiry, decline and lost answer (0341) still apply; a removed or
+unknown card is refused with 422 `saved_card_not_found`. `DELETE /cards/{id}` removes one. Assumption: saving
+asks for no challenge here; a real acquirer may want 3-D Secure when a card is first saved.
+
 Its handlers are `async def`, and their SQLite work runs on the sandbox's own small thread pool (`off_loop`): the
 sandbox is usually mounted in the same server as the API, whose request threads wait on it over HTTP; were its
 handlers to need the same thread pool, a burst of orders would take every thread and the sandbox could never
@@ -51,10 +59,15 @@ from topup.adapters.payments.google_pay_token import (
 from topup.adapters.payments.sandbox_cards import (
     AUTHENTICATION_CANCELLED,
     AUTHENTICATION_FAILED,
+    CARD_DECLINED,
     CHALLENGE_CODE,
     EXPIRED_CARD,
+    INCORRECT_CVC,
+    PROCESSING_ERROR,
     Decline,
     Outcome,
+    behaviour_name,
+    behaviour_named,
     behaviour_of,
 )
 from topup.adapters.payments.sandbox_common import (
@@ -68,7 +81,13 @@ from topup.adapters.payments.sandbox_common import (
     read_bounded,
     with_query,
 )
-from topup.adapters.payments.sandbox_store import IdempotencyConflict, SandboxStore, State, StoredPayment
+from topup.adapters.payments.sandbox_store import (
+    IdempotencyConflict,
+    SandboxStore,
+    State,
+    StoredCard,
+    StoredPayment,
+)
 from topup.domain.cards import CardInvalid, CardSummary, check_card, check_cvc
 from topup.services.ports import Clock
 
@@ -77,6 +96,8 @@ FORM_SIZE_MAX_BYTES = 1024
 GOOGLE_PAY_KEYS_DIRNAME = "google-pay-keys"
 _NO_EXPIRY_CHECK = date(2000, 1, 1)  # check_card refuses years before 2000, so no card is expired on this day
 _CONNECTION = "topup.sandbox.connection"
+# A zero-amount verification fails for these; a card short of funds passes it (its payments are declined later).
+_NOT_SAVED = frozenset(decline.code for decline in (CARD_DECLINED, EXPIRED_CARD, INCORRECT_CVC, PROCESSING_ERROR))
 
 
 class _SandboxError(SandboxError):
@@ -103,6 +124,11 @@ class _GooglePayIn(BaseModel):
     token: str = Field(min_length=1, max_length=TOKEN_LENGTH_MAX)
 
 
+class _SavedCardIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=64)
+
+
 class _NewPayment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reference: str = Field(min_length=1, max_length=128)
@@ -110,13 +136,19 @@ class _NewPayment(BaseModel):
     currency: Literal["AZN", "USD", "EUR", "RUB", "TRY", "CNY"]
     card: _CardIn | None = None
     google_pay: _GooglePayIn | None = None
+    saved_card: _SavedCardIn | None = None
     return_url: WebAddress
 
     @model_validator(mode="after")
     def _one_way_to_pay(self) -> Self:
-        if (self.card is None) == (self.google_pay is None):
-            raise ValueError("exactly one of card and google_pay")
+        if sum(way is not None for way in (self.card, self.google_pay, self.saved_card)) != 1:
+            raise ValueError("exactly one of card, google_pay and saved_card")
         return self
+
+
+class _NewCard(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    card: _CardIn
 
 
 class _Amount(BaseModel):
@@ -183,7 +215,10 @@ class _Sandbox:
         request: _NewPayment,
         idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=255)],
     ) -> Response:
-        if request.google_pay is None:
+        if request.saved_card is not None:
+            brand, last_four, behaviour = await self._examine_saved(request.saved_card.id)
+            request_hash = _saved_card_request_hash(request, request.saved_card.id)
+        elif request.google_pay is None:
             assert request.card is not None  # the model takes exactly one of them
             brand, last_four, behaviour = self._examine(request.card)
             request_hash = _request_hash(request, request.card, brand=brand, last_four=last_four)
@@ -226,6 +261,39 @@ class _Sandbox:
         if created and behaviour is Outcome.LOSE_RESPONSE:
             return _LostResponse()
         return JSONResponse(self._json(stored), status_code=201 if created else 200)
+
+    async def save_card(self, request: _NewCard) -> JSONResponse:
+        """Card on file: a zero-amount verification, then a card id that later payments name."""
+        brand, last_four, behaviour = self._examine(request.card)
+        if isinstance(behaviour, Decline) and behaviour.code in _NOT_SAVED:
+            raise _SandboxError(402, behaviour.code, response_code=behaviour.response_code, message=behaviour.message)
+        card = StoredCard(
+            id=f"card_{secrets.token_hex(12)}",
+            brand=brand,
+            last_four=last_four,
+            expiry_month=request.card.expiry_month,
+            expiry_year=request.card.expiry_year,
+            behaviour=behaviour_name(behaviour),
+            removed=False,
+        )
+        await off_loop(self._store.save_card, card, created_at=self._clock.now().isoformat())
+        return JSONResponse(_card_json(card), status_code=201)
+
+    async def remove_card(self, card_id: str) -> JSONResponse:
+        if not await off_loop(self._store.remove_card, card_id, removed_at=self._clock.now().isoformat()):
+            raise _not_found()
+        return JSONResponse({"id": card_id, "removed": True})
+
+    async def _examine_saved(self, card_id: str) -> tuple[str, str, Outcome | Decline]:
+        card = await off_loop(self._store.card, card_id)
+        if card is None or card.removed:
+            raise _SandboxError(422, "saved_card_not_found")
+        today = self._clock.now().date()
+        if (card.expiry_year, card.expiry_month) < (today.year, today.month):
+            return card.brand, card.last_four, EXPIRED_CARD
+        behaviour = behaviour_named(card.behaviour)
+        # Merchant-initiated: the cardholder is not there, and such payments are out of 3-D Secure's scope.
+        return card.brand, card.last_four, Outcome.AUTHORISE if behaviour is Outcome.CHALLENGE else behaviour
 
     async def get_payment(self, payment_id: str) -> JSONResponse:
         return JSONResponse(self._json(found(await off_loop(self._store.get, payment_id), _not_found)))
@@ -376,13 +444,17 @@ def create_sandbox_acquirer(
     api.add_api_route("/payments/{payment_id}/capture", sandbox.capture, methods=["POST"])
     api.add_api_route("/payments/{payment_id}/void", sandbox.void, methods=["POST"])
     api.add_api_route("/payments/{payment_id}/refunds", sandbox.refund, methods=["POST"])
+    api.add_api_route("/cards", sandbox.save_card, methods=["POST"])
+    api.add_api_route("/cards/{card_id}", sandbox.remove_card, methods=["DELETE"])
     app.include_router(api)
     app.add_api_route("/challenge/{payment_id}", sandbox.show_challenge, methods=["GET"])
     app.add_api_route("/challenge/{payment_id}", sandbox.answer_challenge, methods=["POST"])
 
     async def invalid_request(request: Request, error: Exception) -> JSONResponse:
         # A body that is not even JSON fails before the credentials are looked at: check them here too.
-        if request.url.path.startswith("/payments") and not sandbox.is_authorised(request.headers.get("authorization")):
+        if request.url.path.startswith(("/payments", "/cards")) and not sandbox.is_authorised(
+            request.headers.get("authorization")
+        ):
             return JSONResponse({"error": {"code": "unauthorised"}}, status_code=401)
         assert isinstance(error, RequestValidationError)
         # Only where the problem is, never the value: it could be a card number.
@@ -409,6 +481,21 @@ def _request_hash(request: _NewPayment, card: _CardIn, *, brand: str, last_four:
     facts = [request.reference, request.amount, request.currency, request.return_url]
     facts += [brand, last_four, card.expiry_month, card.expiry_year]
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
+
+
+def _saved_card_request_hash(request: _NewPayment, card_id: str) -> str:
+    facts = [request.reference, request.amount, request.currency, request.return_url, "saved_card", card_id]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
+
+
+def _card_json(card: StoredCard) -> dict[str, object]:
+    return {
+        "id": card.id,
+        "brand": card.brand,
+        "last4": card.last_four,
+        "expiry_month": card.expiry_month,
+        "expiry_year": card.expiry_year,
+    }
 
 
 def _token_request_hash(request: _NewPayment, token: str) -> str:

@@ -56,3 +56,18 @@ MAGIC_CARDS: MappingProxyType[str, Outcome | Decline] = MappingProxyType(
 
 def behaviour_of(pan: str) -> Outcome | Decline:
     return MAGIC_CARDS.get(pan, Outcome.AUTHORISE)
+
+
+_DECLINES = {
+    decline.code: decline
+    for decline in (CARD_DECLINED, INSUFFICIENT_FUNDS, EXPIRED_CARD, INCORRECT_CVC, PROCESSING_ERROR)
+}
+
+
+def behaviour_name(behaviour: Outcome | Decline) -> str:
+    """How a saved card remembers what its number would do (the number itself is not kept)."""
+    return behaviour.code if isinstance(behaviour, Decline) else behaviour.value
+
+
+def behaviour_named(name: str) -> Outcome | Decline:
+    return _DECLINES[name] if name in _DECLINES else Outcome(name)

@@ -1,6 +1,9 @@
-"""The sandbox acquirer's own memory: one SQLite table, so its payments outlive the process serving it.
+"""The sandbox acquirer's own memory: SQLite tables, so its payments and saved cards outlive the process serving
+it.
 
-Of a card only the brand and last four digits are kept: never the number, never the security code.
+Of a card only the brand and last four digits are kept: never the number, never the security code. A saved
+card (card on file) keeps, instead of its number, what the magic card it was would do (`behaviour`), so that a
+later payment with it behaves as that card would.
 Every change is one conditional UPDATE (no read-then-write), and idempotency rests on a UNIQUE key.
 """
 
@@ -35,6 +38,16 @@ CREATE TABLE IF NOT EXISTS payments (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS payments_by_reference ON payments (reference);
+CREATE TABLE IF NOT EXISTS saved_cards (
+    id TEXT PRIMARY KEY,
+    brand TEXT NOT NULL,
+    last_four TEXT NOT NULL CHECK (length(last_four) = 4),
+    expiry_month INTEGER NOT NULL CHECK (expiry_month BETWEEN 1 AND 12),
+    expiry_year INTEGER NOT NULL,
+    behaviour TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    removed_at TEXT
+);
 """
 _SELECT = (
     "SELECT id, reference, amount, currency, status, captured_amount, refunded_amount, brand, last_four,"
@@ -71,6 +84,17 @@ class StoredPayment:
     last_four: str
     decline: Decline | None
     return_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCard:
+    id: str
+    brand: str
+    last_four: str
+    expiry_month: int
+    expiry_year: int
+    behaviour: str  # a magic card's outcome or decline code (sandbox_cards.behaviour_name)
+    removed: bool
 
 
 class IdempotencyConflict(Exception):
@@ -161,6 +185,37 @@ class SandboxStore:
             response_code=decline.response_code if decline else None,
             message=decline.message if decline else None,
         )
+
+    def save_card(self, card: StoredCard, *, created_at: str) -> StoredCard:
+        with transaction(self._path) as connection:
+            connection.execute(
+                "INSERT INTO saved_cards (id, brand, last_four, expiry_month, expiry_year, behaviour, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (card.id, card.brand, card.last_four, card.expiry_month, card.expiry_year, card.behaviour, created_at),
+            )
+        return card
+
+    def card(self, card_id: str) -> StoredCard | None:
+        row = self._row("SELECT * FROM saved_cards WHERE id = ?", card_id)
+        if row is None:
+            return None
+        return StoredCard(
+            id=row["id"],
+            brand=row["brand"],
+            last_four=row["last_four"],
+            expiry_month=row["expiry_month"],
+            expiry_year=row["expiry_year"],
+            behaviour=row["behaviour"],
+            removed=row["removed_at"] is not None,
+        )
+
+    def remove_card(self, card_id: str, *, removed_at: str) -> bool:
+        """False when there is no such card; removing a removed card changes nothing and is no error."""
+        with transaction(self._path) as connection:
+            connection.execute(
+                "UPDATE saved_cards SET removed_at = ? WHERE id = ? AND removed_at IS NULL", (removed_at, card_id)
+            )
+            return connection.execute("SELECT 1 FROM saved_cards WHERE id = ?", (card_id,)).fetchone() is not None
 
     def _update(self, statement: str, **parameters: Any) -> tuple[StoredPayment, bool] | None:
         """Runs a conditional UPDATE; returns the payment as it now is and whether the statement changed it."""

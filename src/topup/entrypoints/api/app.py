@@ -30,6 +30,7 @@ from topup.entrypoints.api.routes import (
     orders,
     providers,
     quotes,
+    self_service,
     topups,
     transactions,
     webhooks,
@@ -68,7 +69,20 @@ def create_app(application: Application) -> FastAPI:
 
     app.add_middleware(BodyLimit, bytes_max=BODY_BYTES_MAX)
 
-    modules = (numbers, catalogue, lines, topups, quotes, orders, providers, charging, webhooks, transactions, dev)
+    modules = (
+        numbers,
+        catalogue,
+        lines,
+        topups,
+        quotes,
+        orders,
+        self_service,
+        providers,
+        charging,
+        webhooks,
+        transactions,
+        dev,
+    )
     for module in modules:
         app.include_router(module.router, prefix="/v1")
     if application.settings.sandbox_enabled:

@@ -22,6 +22,7 @@ STATUS_BY_KIND = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.UNAUTHORISED: 401,
     ErrorKind.FORBIDDEN: 403,
+    ErrorKind.UNAVAILABLE: 503,
 }
 STATUS_BY_CODE = {"idempotency_key_missing": 400, "idempotency_key_invalid": 400}
 _HTTP_CODES = {

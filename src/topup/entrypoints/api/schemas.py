@@ -67,6 +67,42 @@ class CardPaymentInput(Strict):
     card: CardInput
 
 
+class SavedCardPaymentInput(Strict):
+    """A card saved for this line before (`POST /v1/lines/{msisdn}/payment-methods`)."""
+
+    method: Literal["saved_card"]
+    payment_method_id: StrictStr = Field(max_length=64)
+
+
+class NewSavedCard(Strict):
+    card: CardInput
+
+    def fingerprint_body(self) -> str:
+        """Never the card number: the last four and the expiry tell two requests apart well enough."""
+        card = self.card
+        return json.dumps({"last_four": card.number[-4:], "expiry": f"{card.expiry_month}/{card.expiry_year}"})
+
+
+class ThresholdRuleInput(Strict):
+    threshold: StrictStr = Field(max_length=32, examples=["2.00"], description="AZN: top up when below this")
+    amount: StrictStr = Field(max_length=32, examples=["10.00"], description="AZN to top up each time")
+    monthly_max: int = Field(default=3, examples=[3], description="at most this many top-ups a Baku month")
+    payment_method_id: StrictStr = Field(max_length=64)
+
+
+class ScheduleRuleInput(Strict):
+    day_of_month: int = Field(examples=[25], description="1 to 31; the month's last day when it is shorter")
+    amount: StrictStr = Field(max_length=32, examples=["5.00"])
+    payment_method_id: StrictStr = Field(max_length=64)
+
+
+class NotificationSettingsInput(Strict):
+    sms: bool = True
+    email: StrictStr | None = Field(default=None, max_length=254, examples=["aysel@example.az"])
+    webhook_url: StrictStr | None = Field(default=None, max_length=2000)
+    muted: list[StrictStr] = Field(default_factory=list, max_length=20, examples=[["data_75"]])
+
+
 PageLanguage = Literal["az", "en", "ru", "zh"]
 
 
@@ -89,7 +125,9 @@ class GoldenPayPaymentInput(Strict):
 class NewOrder(Strict):
     msisdn: StrictStr = Field(max_length=32)
     product: TopUpProduct | BundleProduct = Field(discriminator="type")
-    payment: CardPaymentInput | WalletPaymentInput | GoldenPayPaymentInput = Field(discriminator="method")
+    payment: CardPaymentInput | WalletPaymentInput | GoldenPayPaymentInput | SavedCardPaymentInput = Field(
+        discriminator="method"
+    )
     currency: StrictStr = Field(default="AZN", max_length=8)
     quote_id: StrictStr | None = Field(default=None, max_length=64)
 

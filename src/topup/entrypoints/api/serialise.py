@@ -11,9 +11,11 @@ from topup.domain.fx import format_minor, format_rate
 from topup.domain.history import TransactionRecord
 from topup.domain.lines import Line
 from topup.domain.money import CURRENCY, format_amount
-from topup.domain.notifications import Notification
+from topup.domain.notifications import Notification, NotificationSettings
 from topup.domain.orders import Order, OrderState
+from topup.domain.payment_methods import SavedCard
 from topup.domain.quotes import ProductType, Quote
+from topup.services.auto_recharge import RuleView
 from topup.services.lines import Balance
 from topup.services.numbers import NumberInfo
 from topup.services.ports import FxRate
@@ -190,7 +192,9 @@ def order(value: Order, *, base_url: str = "") -> dict[str, Any]:
             "method": value.payment_method.value,
             "brand": value.card_brand,
             "last_four": value.card_last_four,
+            "saved_card_id": value.payment_method_id,
         },
+        "auto_recharge_id": value.auto_recharge_id,
         "next_action": (
             {"redirect_url": value.redirect_url}
             if value.state is OrderState.AWAITING_PAYMENT and value.redirect_url
@@ -235,14 +239,67 @@ def _by_currency(minor_by_currency: Mapping[str, int]) -> dict[str, str]:
 
 
 def notification(value: Notification) -> dict[str, Any]:
-    """A notification as the subscriber reads it, in their language."""
+    """A notification as the subscriber reads it, in their language, with what each channel did."""
     rendered = render(value)
     return {
         "id": value.id,
         "msisdn": value.msisdn,
         "kind": value.kind.value,
         "language": rendered.language,
+        "subject": rendered.subject,
         "text": rendered.text,
         "created_at": value.created_at.isoformat() if value.created_at else None,
         "sent_at": value.sent_at.isoformat() if value.sent_at else None,
+        "deliveries": value.deliveries,
     }
+
+
+def saved_card(value: SavedCard) -> dict[str, Any]:
+    return {
+        "id": value.id,
+        "type": "card",
+        "brand": value.brand,
+        "last_four": value.last_four,
+        "display": value.summary.display,
+        "expiry_month": value.expiry_month,
+        "expiry_year": value.expiry_year,
+        "created_at": value.created_at.isoformat(),
+    }
+
+
+def auto_recharge(view: RuleView) -> dict[str, Any]:
+    rule = view.rule
+    return {
+        "id": rule.id,
+        "kind": rule.kind.value,
+        "state": rule.state.value,
+        "amount": money(rule.amount_qepik),
+        "threshold": money(rule.threshold_qepik) if rule.threshold_qepik is not None else None,
+        "monthly_max": rule.monthly_max,
+        "day_of_month": rule.day_of_month,
+        "payment_method": saved_card(view.card) if view.card is not None else None,
+        "next_run_at": rule.due_at.isoformat() if rule.due_at else None,
+        "running_order_id": rule.in_flight_order_id,
+        "runs_this_month": view.runs_this_month,
+        "last_run": (
+            {"at": rule.last_run_at.isoformat(), "order_id": rule.last_order_id, "outcome": rule.last_outcome}
+            if rule.last_run_at
+            else None
+        ),
+        "consecutive_failures": rule.consecutive_failures,
+        "suspended_reason": rule.suspended_reason,
+    }
+
+
+def notification_settings(value: NotificationSettings, *, show_secret: bool = False) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "msisdn": value.msisdn,
+        "sms": value.sms,
+        "email": value.email_address,
+        "webhook_url": value.webhook_url,
+        "muted": sorted(kind.value for kind in value.muted_kinds),
+        "updated_at": value.updated_at.isoformat() if value.updated_at else None,
+    }
+    if show_secret and value.webhook_secret:
+        answer["webhook_secret"] = value.webhook_secret
+    return answer

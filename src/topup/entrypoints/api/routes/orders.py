@@ -19,7 +19,14 @@ from topup.domain.quotes import ProductType
 from topup.entrypoints.api import pages, serialise
 from topup.entrypoints.api.deps import AdminDep, AppDep, CallerDep, IdempotencyKey
 from topup.entrypoints.api.idempotent import respond_once, respond_saga_once
-from topup.entrypoints.api.schemas import CardPaymentInput, NewOrder, PageLanguage, TopUpProduct, WalletPaymentInput
+from topup.entrypoints.api.schemas import (
+    CardPaymentInput,
+    NewOrder,
+    PageLanguage,
+    SavedCardPaymentInput,
+    TopUpProduct,
+    WalletPaymentInput,
+)
 from topup.services import orders, reconciliation
 from topup.services.payments import CardDetails
 from topup.services.ports import ApiKeyRecord, UnitOfWork
@@ -96,6 +103,10 @@ def _place(application: Application, caller: ApiKeyRecord, body: NewOrder, order
         card = payment.card
         details = CardDetails(card.number, card.expiry_month, card.expiry_year, card.cvc)
         return orders.place_card_order(uow, saga, wanted, card=details, return_url=addresses.return_url)
+    if isinstance(payment, SavedCardPaymentInput):
+        return orders.place_saved_card_order(
+            uow, saga, wanted, payment_method_id=payment.payment_method_id, card_scope=_scope(caller)
+        )
     if isinstance(payment, WalletPaymentInput) and payment.token is not None:
         if payment.wallet != "googlepay":
             raise InvalidInput(
