@@ -19,7 +19,7 @@ from topup.adapters.payments.goldenpay import HttpGoldenPay
 from topup.adapters.payments.google_pay import GooglePaySheet
 from topup.adapters.payments.paypal import HttpPayPal
 from topup.adapters.payments.webmoney import WebMoneyMerchant
-from topup.adapters.receipt_codes import HmacFingerprints, HmacReceiptCodes
+from topup.adapters.receipt_codes import HmacDigests, HmacFingerprints, HmacReceiptCodes
 from topup.adapters.webhook_sender import HttpWebhookSender
 from topup.config import Settings
 from topup.domain.money import parse_amount
@@ -31,6 +31,7 @@ from topup.services.notifications import Notifier
 from topup.services.order_saga import CHECK_DELAYS, OrderLimits, Saga
 from topup.services.payments import CardAcquirer, RedirectProvider
 from topup.services.ports import Clock, ReceiptCodes
+from topup.services.sign_in import SignIn
 from topup.services.webhooks import WebhookSender
 
 
@@ -120,7 +121,18 @@ class Application:
 
     @property
     def notifier(self) -> Notifier:
-        return Notifier(self.clock, NotificationTexts(), self.sms_sender, self.email_sender, self.webhook_sender)
+        return Notifier(
+            self.clock,
+            NotificationTexts(),
+            self.sms_sender,
+            self.email_sender,
+            self.webhook_sender,
+            lease=timedelta(seconds=self.settings.notification_lease_seconds),
+        )
+
+    @property
+    def sign_in(self) -> SignIn:
+        return SignIn(self.clock, HmacDigests(self.settings.secret_key))
 
     @property
     def lifecycle(self) -> Lifecycle:

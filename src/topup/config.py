@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_sender: str = "Topup <no-reply@topup.example>"
     notification_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # A worker leases a batch of notifications for this long; if it dies, another sends them after the lease.
+    notification_lease_seconds: int = Field(default=300, ge=0, le=86_400)
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -25,6 +25,11 @@ class NotificationKind(StrEnum):
     AUTO_RECHARGE_DONE = "auto_recharge_done"
     AUTO_RECHARGE_FAILED = "auto_recharge_failed"  # this run failed; it is tried again
     AUTO_RECHARGE_SUSPENDED = "auto_recharge_suspended"  # it failed for good: the subscriber must act
+    SIGN_IN_CODE = "sign_in_code"  # the portal's one-time code: by SMS only, never muted
+
+
+# Kinds that go by SMS whatever the line chose, and cannot be muted.
+SMS_ONLY = frozenset({NotificationKind.SIGN_IN_CODE})
 
 
 # A line's main balance below this (1.00 AZN) is low; told once each time it falls below.
@@ -67,6 +72,8 @@ class NotificationSettings:
 
     def channels_for(self, kind: NotificationKind) -> list[str]:
         """The channels a notification of `kind` goes by (none when muted)."""
+        if kind in SMS_ONLY:
+            return ["sms"]
         if kind in self.muted_kinds:
             return []
         channels = ["sms"] if self.sms else []
@@ -85,7 +92,7 @@ def check_email_address(address: str) -> str:
 
 
 def check_muted_kinds(kinds: list[str]) -> frozenset[NotificationKind]:
-    known = {kind.value for kind in NotificationKind}
+    known = {kind.value for kind in NotificationKind if kind not in SMS_ONLY}
     unknown = sorted(set(kinds) - known)
     if unknown:
         raise InvalidInput(

@@ -37,7 +37,7 @@ from topup.services.ports import Clock, UnitOfWork
 
 logger = logging.getLogger("topup.notifications")
 INBOX_LIMIT_MAX = 200
-LEASE = timedelta(minutes=5)  # a leased batch is another worker's to skip for this long
+LEASE = timedelta(minutes=5)  # by default, a leased batch is another worker's to skip for this long
 OUTCOME_LENGTH_MAX = 160
 
 
@@ -61,6 +61,7 @@ class Notifier:
     sms: SmsSender
     email: EmailSender
     webhook: SubscriberWebhookSender
+    lease: timedelta = LEASE  # longer than a batch can take to send: a worker that died is taken over after it
 
 
 def queue(
@@ -89,7 +90,7 @@ def deliver_due(uow: UnitOfWork, notifier: Notifier, *, limit: int = 50) -> int:
     """Send up to `limit` due notifications by their channels; returns how many were looked at."""
     now = notifier.clock.now()
     with uow:
-        due = uow.notifications.lease_unsent(now=now, lease_until=now + LEASE, limit=limit)
+        due = uow.notifications.lease_unsent(now=now, lease_until=now + notifier.lease, limit=limit)
         uow.commit()
     for notification in due:
         with uow:
@@ -99,6 +100,24 @@ def deliver_due(uow: UnitOfWork, notifier: Notifier, *, limit: int = 50) -> int:
             uow.notifications.record_delivery(done.notification, next_attempt_at=done.next_attempt_at)
             uow.commit()
     return len(due)
+
+
+def deliver_now(uow: UnitOfWork, notifier: Notifier, *, notification_id: str) -> bool:
+    """Send one notification at once (a sign-in code should not wait for the worker's next pass); False when
+    it was sent already or another worker holds it. If this fails, the worker tries again as usual."""
+    now = notifier.clock.now()
+    with uow:
+        leased = uow.notifications.lease(notification_id, now=now, lease_until=now + notifier.lease)
+        uow.commit()
+    if leased is None:
+        return False
+    with uow:
+        settings = uow.notification_settings.get(leased.msisdn) or NotificationSettings(leased.msisdn)
+    done = _send(notifier, leased, settings)
+    with uow:
+        uow.notifications.record_delivery(done.notification, next_attempt_at=done.next_attempt_at)
+        uow.commit()
+    return done.notification.sent_at is not None
 
 
 @dataclass(frozen=True, slots=True)

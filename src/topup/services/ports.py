@@ -20,6 +20,7 @@ from topup.domain.numbers import Msisdn
 from topup.domain.orders import Order, PaymentMethod, Transition
 from topup.domain.payment_methods import SavedCard
 from topup.domain.quotes import Quote
+from topup.domain.sign_in import SignInState, WebSession
 
 if TYPE_CHECKING:  # the webhook service defines its records; importing them at run time would be circular
     from topup.services.webhooks import DeliveryAttempt, PendingEvent, Webhook
@@ -28,6 +29,13 @@ if TYPE_CHECKING:  # the webhook service defines its records; importing them at 
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class Digests(Protocol):
+    def digest(self, purpose: str, value: str) -> str:
+        """A keyed hash of `value` for `purpose` (a sign-in code, a session token, a voucher PIN): stored in
+        place of the secret itself, and useless without the server's key."""
         ...
 
 
@@ -206,6 +214,8 @@ class NotificationRepository(Protocol):
         """Unsent notifications due by `now` (a simulator's clock runs behind the wall clock), leased to the
         caller until `lease_until`."""
         ...
+
+    def lease(self, notification_id: str, *, now: datetime, lease_until: datetime) -> Notification | None: ...
 
     def record_delivery(self, notification: Notification, *, next_attempt_at: datetime | None) -> None:
         """Store its channels' progress (`pending_channels`, `deliveries`, `attempts`, `sent_at`)."""
@@ -393,6 +403,34 @@ class IdempotencyStore(Protocol):
         ...
 
 
+class SignInRepository(Protocol):
+    def state(self, msisdn: str, *, now: datetime) -> SignInState:
+        """The number's sign-in state, locked for the caller's transaction."""
+        ...
+
+    def save(self, state: SignInState) -> None: ...
+
+    def add_session(self, session: WebSession) -> None: ...
+
+    def session(self, session_id: str) -> WebSession | None: ...
+
+    def touch(self, session_id: str, *, now: datetime) -> None: ...
+
+    def end_session(self, session_id: str) -> None: ...
+
+    def end_sessions_before(self, moment: datetime, *, limit: int) -> int: ...
+
+
+class RateCounters(Protocol):
+    def hit(self, key: str, *, window_start: datetime) -> int:
+        """Count one more in the window; returns the count including this one."""
+        ...
+
+    def count(self, key: str, *, window_start: datetime) -> int: ...
+
+    def forget_before(self, moment: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. Nothing is kept unless `commit()` is called.
 
@@ -449,6 +487,12 @@ class UnitOfWork(Protocol):
 
     @property
     def auto_recharges(self) -> AutoRechargeRepository: ...
+
+    @property
+    def sign_in(self) -> SignInRepository: ...
+
+    @property
+    def rate_counters(self) -> RateCounters: ...
 
     def __enter__(self) -> Self: ...
 

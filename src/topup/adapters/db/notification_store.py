@@ -64,6 +64,23 @@ class SqlNotificationRepository:
             )
         return found
 
+    def lease(self, notification_id: str, *, now: datetime, lease_until: datetime) -> Notification | None:
+        """This one notification, leased until `lease_until`, if it is unsent and nobody else holds it."""
+        query = select(notifications).where(
+            notifications.c.id == notification_id,
+            notifications.c.sent_at.is_(None),
+            or_(notifications.c.next_attempt_at.is_(None), notifications.c.next_attempt_at <= now),
+        )
+        if self._handle.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = self._handle.connection.execute(query).first()
+        if row is None:
+            return None
+        self._handle.connection.execute(
+            update(notifications).where(notifications.c.id == notification_id).values(next_attempt_at=lease_until)
+        )
+        return _notification(row)
+
     def record_delivery(self, notification: Notification, *, next_attempt_at: datetime | None) -> None:
         """What the channels did: those still pending, each one's outcome, and when to try again."""
         pending = notification.pending_channels

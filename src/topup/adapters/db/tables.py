@@ -470,3 +470,36 @@ webhook_attempts = Table(
     Column("status_code", Integer),
     Column("error", String(200)),
 )
+
+# The portal's sign-in by SMS code: one row per number (its current code as a keyed hash, wrong tries, lock).
+sign_in_states = Table(
+    "sign_in_states",
+    metadata,
+    Column("msisdn", String(16), primary_key=True),
+    Column("code_hash", String(64)),
+    Column("code_expires_at", UtcDateTime),
+    Column("wrong_codes", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Portal sessions; the id is the keyed hash of the cookie's token (a stolen table signs nobody in).
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("msisdn", String(16), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+# Fixed-window rate limits (sign-in codes per number and per address, voucher tries, ...): one row per key and
+# window, counted up atomically.
+rate_counters = Table(
+    "rate_counters",
+    metadata,
+    Column("key", String(120), primary_key=True),
+    Column("window_start", UtcDateTime, primary_key=True),
+    Column("count", Integer, nullable=False),
+)

@@ -18,6 +18,7 @@ from topup.adapters.db.line_repository import SqlLineRepository, SqlPortReposito
 from topup.adapters.db.notification_store import SqlNotificationRepository, SqlNotificationSettingsRepository
 from topup.adapters.db.order_repository import SqlOrderRepository
 from topup.adapters.db.quote_store import SqlFxRateRepository, SqlQuoteRepository
+from topup.adapters.db.sign_in_store import SqlRateCounters, SqlSignInRepository
 from topup.adapters.db.transaction_repository import SqlTransactionRepository
 from topup.adapters.db.webhook_store import SqlWebhookRepository
 from topup.domain.ledger import AccountState
@@ -58,6 +59,8 @@ class SqlUnitOfWork:
         self.notification_settings = SqlNotificationSettingsRepository(self._handle)
         self.payment_methods = SqlPaymentMethodRepository(self._handle)
         self.auto_recharges = SqlAutoRechargeRepository(self._handle)
+        self.sign_in = SqlSignInRepository(self._handle)
+        self.rate_counters = SqlRateCounters(self._handle)
 
     def __enter__(self) -> Self:
         if self._depth == 0:

@@ -38,6 +38,7 @@ TEMPLATES: dict[str, dict[NotificationKind, str]] = {
             "Avtomatik artırma ({amount}, {card}) dayandırıldı: kartdan ödəniş alınmadı. "
             "Yenidən aktivləşdirmək üçün kartı yeniləyin."
         ),
+        K.SIGN_IN_CODE: "Topup giriş kodunuz: {code}. Kod 5 dəqiqə etibarlıdır. Onu heç kimə deməyin.",
     },
     "en": {
         K.TOPUP_DONE: "Your balance was topped up by {amount}. Balance: {balance}. Valid until {date}.",
@@ -55,6 +56,7 @@ TEMPLATES: dict[str, dict[NotificationKind, str]] = {
             "Auto-recharge of {amount} from {card} is paused: the card could not be charged. "
             "Update your card to turn it back on."
         ),
+        K.SIGN_IN_CODE: "Your Topup sign-in code is {code}. It is valid for 5 minutes. Do not share it with anyone.",
     },
     "ru": {
         K.TOPUP_DONE: "Ваш баланс пополнен на {amount}. Баланс: {balance}. Срок действия — до {date}",
@@ -74,6 +76,7 @@ TEMPLATES: dict[str, dict[NotificationKind, str]] = {
             "Автопополнение на {amount} с карты {card} приостановлено: списать деньги с карты не удалось. "
             "Обновите карту, чтобы снова включить его."
         ),
+        K.SIGN_IN_CODE: "Ваш код для входа в Topup: {code}. Код действует 5 минут. Никому его не сообщайте.",
     },
     "zh": {
         K.TOPUP_DONE: "您的余额已充值 {amount}。当前余额：{balance}。有效期至 {date}。",
@@ -88,6 +91,7 @@ TEMPLATES: dict[str, dict[NotificationKind, str]] = {
         K.AUTO_RECHARGE_DONE: "自动充值：已从 {card} 为您的余额充值 {amount}。当前余额：{balance}。",
         K.AUTO_RECHARGE_FAILED: "从 {card} 自动充值 {amount} 未成功。我们稍后将再次尝试。",
         K.AUTO_RECHARGE_SUSPENDED: "从 {card} 自动充值 {amount} 已暂停：无法从该卡扣款。请更新银行卡以重新开启。",
+        K.SIGN_IN_CODE: "您的 Topup 登录验证码为 {code}，5 分钟内有效。请勿告诉任何人。",
     },
 }
 
@@ -107,6 +111,7 @@ SUBJECTS: dict[str, dict[NotificationKind, str]] = {
         K.AUTO_RECHARGE_DONE: "Avtomatik artırma edildi",
         K.AUTO_RECHARGE_FAILED: "Avtomatik artırma baş tutmadı",
         K.AUTO_RECHARGE_SUSPENDED: "Avtomatik artırma dayandırıldı",
+        K.SIGN_IN_CODE: "Giriş kodu",
     },
     "en": {
         K.TOPUP_DONE: "Balance topped up",
@@ -121,6 +126,7 @@ SUBJECTS: dict[str, dict[NotificationKind, str]] = {
         K.AUTO_RECHARGE_DONE: "Auto-recharge done",
         K.AUTO_RECHARGE_FAILED: "Auto-recharge did not go through",
         K.AUTO_RECHARGE_SUSPENDED: "Auto-recharge paused",
+        K.SIGN_IN_CODE: "Your sign-in code",
     },
     "ru": {
         K.TOPUP_DONE: "Баланс пополнен",
@@ -135,6 +141,7 @@ SUBJECTS: dict[str, dict[NotificationKind, str]] = {
         K.AUTO_RECHARGE_DONE: "Автопополнение выполнено",
         K.AUTO_RECHARGE_FAILED: "Автопополнение не прошло",
         K.AUTO_RECHARGE_SUSPENDED: "Автопополнение приостановлено",
+        K.SIGN_IN_CODE: "Код для входа",
     },
     "zh": {
         K.TOPUP_DONE: "充值成功",
@@ -149,6 +156,7 @@ SUBJECTS: dict[str, dict[NotificationKind, str]] = {
         K.AUTO_RECHARGE_DONE: "自动充值成功",
         K.AUTO_RECHARGE_FAILED: "自动充值未成功",
         K.AUTO_RECHARGE_SUSPENDED: "自动充值已暂停",
+        K.SIGN_IN_CODE: "登录验证码",
     },
 }
 
@@ -172,6 +180,7 @@ def render(notification: Notification) -> Rendered:
         "bundle": params.get(f"bundle_{language}") or params.get("bundle_en", ""),
         "percent": format_decimal(int(params.get("percent", "0")), locale=locale),
         "card": params.get("card", ""),
+        "code": params.get("code", ""),
     }
     text = TEMPLATES[language][notification.kind].format(**values)
     return Rendered(language, f"Topup: {SUBJECTS[language][notification.kind]}", text)
