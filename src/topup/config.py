@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,10 +84,10 @@ class Settings(BaseSettings):
     # Notifications by e-mail go to an SMTP server when a host is set; otherwise they are only logged.
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65_535)
-    smtp_security: str = Field(default="starttls", pattern="^(none|starttls|tls)$")
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
     smtp_username: str | None = None
     smtp_password: str | None = None
-    smtp_sender: str = "Topup <no-reply@topup.example>"
+    smtp_sender: str = "no-reply@topup.example"  # the From address (a bare address)
     notification_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # A worker leases a batch of notifications for this long; if it dies, another sends them after the lease.
     notification_lease_seconds: int = Field(default=300, ge=0, le=86_400)
