@@ -541,7 +541,7 @@ def test_a_bad_catalogue_is_refused_and_the_current_one_stays(client: TestClient
     response = client.put("/v1/catalogue", content=content, headers={"Content-Type": "application/toml"})
 
     assert_error(response, INVALID, code)
-    assert client.get("/v1/operators").json()["catalogue_version"] == "2026.11-sample.3"
+    assert client.get("/v1/operators").json()["catalogue_version"] == "2026.12-sample.4"
 
 
 def test_a_catalogue_without_a_new_version_is_not_reloaded_with_other_content(client: TestClient) -> None:
@@ -550,7 +550,7 @@ def test_a_catalogue_without_a_new_version_is_not_reloaded_with_other_content(cl
     response = client.put("/v1/catalogue", content=source.encode(), headers={"Content-Type": "application/toml"})
 
     error = assert_error(response, INVALID, "catalogue_invalid")
-    assert error["details"] == {"version": "2026.11-sample.3"}
+    assert error["details"] == {"version": "2026.12-sample.4"}
     bundles = client.get("/v1/operators/azercell/catalogue").json()["bundles"]
     assert {b["code"]: b["price"] for b in bundles}["azercell-10gb-30d"] == "15.00"
 
@@ -624,14 +624,14 @@ def test_integrators_may_not_do_admin_work(
     application: Application, integrator: TestClient, line: Line, method: str, path: str, body: Any
 ) -> None:
     before = snapshot(application)
-    evil = SAMPLE_CATALOGUE.read_bytes().replace(b"2026.11-sample.3", b"2026.12-evil.1")
+    evil = SAMPLE_CATALOGUE.read_bytes().replace(b"2026.12-sample.4", b"2026.12-evil.1")
     content = evil if path == "/v1/catalogue" else None
 
     response = integrator.request(method, path, json=body, content=content, headers=fresh_key())
 
     assert_error(response, 403, "forbidden")
     assert snapshot(application) == before
-    assert integrator.get("/v1/operators").json()["catalogue_version"] == "2026.11-sample.3"
+    assert integrator.get("/v1/operators").json()["catalogue_version"] == "2026.12-sample.4"
 
 
 # Idempotency keys and body size -------------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def test_operators_lists_four_with_naxtel_closed(client: TestClient) -> None:
 
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["catalogue_version"] == "2026.11-sample.3"
+    assert body["catalogue_version"] == "2026.12-sample.4"
     by_code = {item["code"]: item for item in body["items"]}
     assert sorted(by_code) == ["azercell", "bakcell", "nar", "naxtel"]
     assert by_code["naxtel"] == {"code": "naxtel", "name": "Naxtel", "status": "closed", "closed_on": "2025-12-01"}
@@ -102,7 +102,7 @@ def test_operator_catalogue_shows_rules_tariff_and_bundles(client: TestClient) -
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["code"] == "azercell"
-    assert body["catalogue_version"] == "2026.11-sample.3"
+    assert body["catalogue_version"] == "2026.12-sample.4"
     assert body["vat_percent"] == "18"
     assert body["topup"]["min"] == "1.00"
     assert body["topup"]["max"] == "500.00"
@@ -432,8 +432,8 @@ def test_a_number_can_be_ported_before_its_line_exists(client: TestClient) -> No
 
 def test_loading_a_new_catalogue_version_once(client: TestClient) -> None:
     source = SAMPLE_CATALOGUE.read_text(encoding="utf-8")
-    assert 'version = "2026.11-sample.3"' in source
-    newer = source.replace('version = "2026.11-sample.3"', 'version = "2026.12-test.1"', 1)
+    assert 'version = "2026.12-sample.4"' in source
+    newer = source.replace('version = "2026.12-sample.4"', 'version = "2026.12-test.1"', 1)
     newer = newer.replace('price = "15.00"', 'price = "14.00"', 1)  # azercell-10gb-30d
     headers = {"Content-Type": "application/toml"}
 

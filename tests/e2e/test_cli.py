@@ -68,10 +68,10 @@ def test_set_up_a_database_catalogue_and_api_key(bare: Run) -> None:
     again = bare("catalogue", "load", str(SAMPLE_CATALOGUE)).stdout
     as_data = as_json(bare("catalogue", "load", str(SAMPLE_CATALOGUE), "--json"))
 
-    assert "Catalogue 2026.11-sample.3 loaded: azercell, bakcell, nar, naxtel." in loaded
-    assert "Catalogue 2026.11-sample.3 already current" in again
+    assert "Catalogue 2026.12-sample.4 loaded: azercell, bakcell, nar, naxtel." in loaded
+    assert "Catalogue 2026.12-sample.4 already current" in again
     assert as_data == {
-        "version": "2026.11-sample.3",
+        "version": "2026.12-sample.4",
         "changed": False,
         "operators": ["azercell", "bakcell", "nar", "naxtel"],
     }

@@ -497,7 +497,7 @@ def test_the_operator_cool_down_between_two_orders_for_a_number(
 ) -> None:
     source = (
         SAMPLE_CATALOGUE.read_text(encoding="utf-8")
-        .replace('version = "2026.11-sample.3"', 'version = "cooldown"')
+        .replace('version = "2026.12-sample.4"', 'version = "cooldown"')
         .replace("cooldown_seconds = 0", "cooldown_seconds = 120", 1)
     )
     catalogue.load_catalogue(application.uow(), clock, source=source)

@@ -27,7 +27,7 @@ def sample() -> Catalogue:
 
 
 def test_sample_has_its_version_and_vat(sample: Catalogue) -> None:
-    assert sample.version == "2026.11-sample.3"
+    assert sample.version == "2026.12-sample.4"
     assert sample.vat_rate_basis_points == 1800
 
 

@@ -138,6 +138,8 @@ class Operator:
     tariff: Tariff
     bundles: dict[str, Bundle] = field(default_factory=dict)
     closed_on: date | None = None
+    # USSD codes the subscriber can dial, to what they lead (`topup.domain.ussd.UssdEntry` values).
+    ussd_codes: dict[str, str] = field(default_factory=dict)
 
     def ensure_open(self) -> None:
         if self.status is OperatorStatus.CLOSED:

@@ -24,6 +24,7 @@ from topup.domain.catalogue import (
 )
 from topup.domain.errors import CatalogueInvalid, DomainError
 from topup.domain.money import parse_amount
+from topup.domain.ussd import UssdEntry, check_request, normalise_code
 
 SECONDS_PER_MINUTE = 60
 
@@ -97,7 +98,20 @@ def _operator(code: str, body: dict[str, Any]) -> Operator:
         tariff=tariff,
         bundles=bundles,
         closed_on=closed_on,
+        ussd_codes=_ussd_codes(body.get("ussd", {})),
     )
+
+
+def _ussd_codes(body: object) -> dict[str, str]:
+    """`"*100#" = "balance"`: each dialled code and the entry it leads to."""
+    if not isinstance(body, dict):
+        raise CatalogueInvalid("ussd must be a table of code = entry.")
+    codes: dict[str, str] = {}
+    for code, entry in body.items():
+        normalised = normalise_code(code)
+        check_request("catalogue", normalised, "")
+        codes[normalised] = _choice(UssdEntry, entry, f"ussd {code}").value
+    return codes
 
 
 def _bundle(operator: str, body: dict[str, Any]) -> Bundle:

@@ -27,6 +27,7 @@ class AccountKind(StrEnum):
     MAIN = "main"  # a line's money balance
     BUCKET = "bucket"  # one allowance of one bundle purchase, with its own expiry
     SYSTEM = "system"  # the platform's side of every transfer
+    AGENT = "agent"  # a retail agent's float, credit or commission: tracked, never below zero
 
 
 class TransactionKind(StrEnum):

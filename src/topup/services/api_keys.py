@@ -7,7 +7,8 @@ import hashlib
 import secrets
 import uuid
 
-from topup.domain.access import Role
+from topup.domain.access import AGENT_ROLES, Role
+from topup.domain.agents import AgentNotFound
 from topup.domain.errors import ApiKeyInvalid, ApiKeyNotFound, InvalidInput
 from topup.services.ports import ApiKeyRecord, Clock, UnitOfWork
 
@@ -19,18 +20,35 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(uow: UnitOfWork, clock: Clock, *, name: str, role: str) -> tuple[ApiKeyRecord, str]:
-    """Returns the record and the key itself, which exists nowhere else afterwards."""
-    if role not in {r.value for r in Role}:
-        raise InvalidInput("role must be admin or integrator.", field="role")
+def create_api_key(
+    uow: UnitOfWork, clock: Clock, *, name: str, role: str, agent_id: str | None = None
+) -> tuple[ApiKeyRecord, str]:
+    """Returns the record and the key itself, which exists nowhere else afterwards. An agent's or a kiosk's key
+    names its agent (`agent_id`); no other key does."""
+    roles = [r.value for r in Role]
+    if role not in roles:
+        raise InvalidInput(f"role must be one of {', '.join(roles)}.", field="role")
+    if (role in AGENT_ROLES) != (agent_id is not None):
+        raise InvalidInput("An agent or kiosk key names its agent (--agent); other keys do not.", field="agent_id")
     name = name.strip()
     if not name or len(name) > NAME_LENGTH_MAX:
         raise InvalidInput(f"name must be 1 to {NAME_LENGTH_MAX} characters.", field="name")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     record = ApiKeyRecord(
-        id=uuid.uuid4().hex, name=name, role=role, prefix=key[: len(KEY_PREFIX) + 6], created_at=clock.now()
+        id=uuid.uuid4().hex,
+        name=name,
+        role=role,
+        prefix=key[: len(KEY_PREFIX) + 6],
+        created_at=clock.now(),
+        agent_id=agent_id,
     )
     with uow:
+        if agent_id is not None:
+            agent = uow.agents.get(agent_id) if agent_id.isalnum() else None
+            if agent is None:
+                raise AgentNotFound("There is no agent with this id.", agent_id=agent_id[:64])
+            if (agent.is_kiosk) != (role == Role.KIOSK):
+                raise InvalidInput("A kiosk gets a kiosk key; any other agent an agent key.", field="role")
         uow.api_keys.add(record, hash_key(key))
         uow.commit()
     return record, key

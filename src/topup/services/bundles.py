@@ -35,9 +35,11 @@ def buy_bundle(
     bundle_code: str,
     channel: str,
     paid_through_channel: bool = False,
+    payer_account_id: int | None = None,
 ) -> TransactionRecord:
     """Pay from the line's main balance, or — `paid_through_channel` — with money that arrived through the
-    channel (an order paid by card): then the price comes from the channel's funding account."""
+    channel (an order paid by card): then the price comes from the channel's funding account; or from
+    `payer_account_id` (an agent's float)."""
     msisdn = parse_msisdn(number)
     with uow:
         line = require_line(uow, msisdn, for_update=True)
@@ -56,7 +58,7 @@ def buy_bundle(
         ledger = uow.ledger
         revenue = ledger.system_account(REVENUE_ACCOUNT.format(operator=line.operator), Unit.QEPIK)
         vat = ledger.system_account(VAT_ACCOUNT.format(operator=line.operator), Unit.QEPIK)
-        payer = (
+        payer = payer_account_id or (
             ledger.system_account(funding_account_code(line.operator, channel), Unit.QEPIK)
             if paid_through_channel
             else line.main_account_id
@@ -98,7 +100,7 @@ def buy_bundle(
             bundle_expires_at=plan.expires_at,
         )
         ledger.post(record, transfers)
-        if not paid_through_channel:
+        if payer == line.main_account_id:
             balance_watch.main_balance_fell(
                 uow,
                 line,

@@ -30,8 +30,11 @@ def top_up(
     amount_qepik: int,
     channel: str,
     notify: bool = True,
+    funding_account_id: int | None = None,
 ) -> TransactionRecord:
-    """`notify` False: the caller tells the subscriber itself (an auto-recharge says more than "topped up")."""
+    """`notify` False: the caller tells the subscriber itself (an auto-recharge says more than "topped up").
+    `funding_account_id`: where the money comes from when not the channel's funding account (an agent's float,
+    whose guarded balance then refuses a sale it cannot cover)."""
     msisdn = parse_msisdn(number)
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
@@ -45,7 +48,9 @@ def top_up(
             today=baku_date(now),
             vat_bp=catalogue.vat_rate_basis_points,
         )
-        funding = uow.ledger.system_account(funding_account_code(line.operator, channel), Unit.QEPIK)
+        funding = funding_account_id or uow.ledger.system_account(
+            funding_account_code(line.operator, channel), Unit.QEPIK
+        )
         transfers = [Transfer(funding, line.main_account_id, amount_qepik, Unit.QEPIK)]
         balances = check_posting(transfers, uow.ledger.states([funding, line.main_account_id]))
         transaction_id = uuid.uuid4().hex

@@ -19,6 +19,7 @@ _KEY_COLUMNS = (
     api_keys.c.prefix,
     api_keys.c.created_at,
     api_keys.c.revoked_at,
+    api_keys.c.agent_id,
 )
 
 
@@ -36,6 +37,7 @@ class SqlApiKeyRepository:
                 key_hash=key_hash,
                 created_at=record.created_at,
                 revoked_at=record.revoked_at,
+                agent_id=record.agent_id,
             )
         )
 

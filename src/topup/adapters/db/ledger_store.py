@@ -134,6 +134,21 @@ class SqlLedger:
         return found
 
     def post(self, record: TransactionRecord, transfer_list: Sequence[Transfer]) -> dict[int, int]:
+        return self._post(record, record.id, record.msisdn, record.created_at, transfer_list)
+
+    def post_movement(
+        self, transaction_id: str, transfer_list: Sequence[Transfer], *, msisdn: str | None, created_at: datetime
+    ) -> dict[int, int]:
+        return self._post(None, transaction_id, msisdn, created_at, transfer_list)
+
+    def _post(
+        self,
+        record: TransactionRecord | None,
+        transaction_id: str,
+        msisdn: str | None,
+        created_at: datetime,
+        transfer_list: Sequence[Transfer],
+    ) -> dict[int, int]:
         changes: dict[int, int] = {}
         for t in transfer_list:
             changes[t.debit_account_id] = changes.get(t.debit_account_id, 0) - t.amount
@@ -147,22 +162,23 @@ class SqlLedger:
         )
         transfer_rows = [
             {
-                "transaction_id": record.id,
+                "transaction_id": transaction_id,
                 "debit_account_id": t.debit_account_id,
                 "credit_account_id": t.credit_account_id,
                 "amount": t.amount,
                 "unit": t.unit.value,
-                "msisdn": record.msisdn,
-                "created_at": record.created_at,
+                "msisdn": msisdn,
+                "created_at": created_at,
             }
             for t in transfer_list
         ]
+        record_values = None if record is None else record_row(record)
         if self._handle.dialect == "postgresql":
             new_balances = posting_statement.post_in_one_round_trip(
-                self._handle.connection, record_row(record), transfer_rows, tracked
+                self._handle.connection, record_values, transfer_rows, tracked
             )
         else:
-            new_balances = self._post_statement_by_statement(record, transfer_rows, tracked)
+            new_balances = self._post_statement_by_statement(record_values, transfer_rows, tracked)
         for account_id, _ in tracked:
             if account_id not in new_balances:
                 raise InsufficientBalance("The balance is too low for this.", account_id=account_id)
@@ -172,10 +188,11 @@ class SqlLedger:
         return new_balances
 
     def _post_statement_by_statement(
-        self, record: TransactionRecord, transfer_rows: list[dict[str, Any]], tracked: list[tuple[int, int]]
+        self, record: dict[str, Any] | None, transfer_rows: list[dict[str, Any]], tracked: list[tuple[int, int]]
     ) -> dict[int, int]:
         connection = self._handle.connection
-        connection.execute(insert(ledger_transactions), [record_row(record)])
+        if record is not None:
+            connection.execute(insert(ledger_transactions), [record])
         connection.execute(insert(transfers), transfer_rows)
         new_balances: dict[int, int] = {}
         for account_id, change in tracked:

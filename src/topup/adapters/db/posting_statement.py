@@ -41,15 +41,17 @@ _TRANSFER_COLUMNS = (
 
 
 @cache
-def _statement(transfer_count: int, update_count: int) -> TextClause:
-    """One statement per shape, so SQLAlchemy and the server reuse its compiled form."""
+def _statement(transfer_count: int, update_count: int, with_record: bool = True) -> TextClause:
+    """One statement per shape, so SQLAlchemy and the server reuse its compiled form. Without a record: an
+    agent's movement, whose record is in the agents' own table."""
     parts = [
         f"u{i} AS (UPDATE accounts SET balance = balance + :change_{i} "
         f"WHERE id = :account_{i} AND tracks_balance AND balance + :change_{i} >= 0 RETURNING id, balance)"
         for i in range(update_count)
     ]
-    record_values = ", ".join(f":r_{column}" for column in _RECORD_COLUMNS)
-    parts.append(f"r AS (INSERT INTO ledger_transactions ({', '.join(_RECORD_COLUMNS)}) VALUES ({record_values}))")
+    if with_record:
+        record_values = ", ".join(f":r_{column}" for column in _RECORD_COLUMNS)
+        parts.append(f"r AS (INSERT INTO ledger_transactions ({', '.join(_RECORD_COLUMNS)}) VALUES ({record_values}))")
     transfer_values = ", ".join(
         "(" + ", ".join(f":t{j}_{column}" for column in _TRANSFER_COLUMNS) + ")" for j in range(transfer_count)
     )
@@ -60,16 +62,16 @@ def _statement(transfer_count: int, update_count: int) -> TextClause:
 
 def post_in_one_round_trip(
     connection: Connection,
-    record: dict[str, Any],
+    record: dict[str, Any] | None,
     transfer_rows: list[dict[str, Any]],
     tracked_changes: list[tuple[int, int]],
 ) -> dict[int, int]:
     """Returns the new balance of each tracked account that could be changed (a refused one is missing)."""
-    parameters: dict[str, Any] = {f"r_{column}": record[column] for column in _RECORD_COLUMNS}
+    parameters: dict[str, Any] = {} if record is None else {f"r_{c}": record[c] for c in _RECORD_COLUMNS}
     for j, row in enumerate(transfer_rows):
         parameters.update({f"t{j}_{column}": row[column] for column in _TRANSFER_COLUMNS})
     for i, (account_id, change) in enumerate(tracked_changes):
         parameters[f"account_{i}"] = account_id
         parameters[f"change_{i}"] = change
-    rows = connection.execute(_statement(len(transfer_rows), len(tracked_changes)), parameters)
+    rows = connection.execute(_statement(len(transfer_rows), len(tracked_changes), record is not None), parameters)
     return {int(account_id): int(balance) for account_id, balance in rows}

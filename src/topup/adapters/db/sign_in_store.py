@@ -94,11 +94,15 @@ class SqlRateCounters:
 
     def hit(self, key: str, *, window_start: datetime) -> int:
         """Count one more in the window; the count after this one (an atomic upsert: no lost updates)."""
-        statement = dialect_insert(self._handle, rate_counters).values(key=key, window_start=window_start, count=1)
-        statement = statement.on_conflict_do_update(
-            index_elements=[rate_counters.c.key, rate_counters.c.window_start],
-            set_={"count": rate_counters.c.count + 1},
-        ).returning(rate_counters.c.count)
+        statement = (
+            dialect_insert(self._handle, rate_counters)
+            .values(key=key, window_start=window_start, count=1)
+            .on_conflict_do_update(
+                index_elements=[rate_counters.c.key, rate_counters.c.window_start],
+                set_={"count": rate_counters.c.count + 1},
+            )
+            .returning(rate_counters.c.count)
+        )
         return int(self._handle.connection.execute(statement).scalar_one())
 
     def count(self, key: str, *, window_start: datetime) -> int:

@@ -99,7 +99,7 @@ accounts = Table(
     Column("settled_at", UtcDateTime),
     CheckConstraint("NOT tracks_balance OR balance >= 0", name="tracked_balance_not_negative"),
     CheckConstraint("tracks_balance OR balance = 0", name="system_balance_derived"),
-    CheckConstraint("kind IN ('main', 'bucket', 'system')", name="kind_known"),
+    CheckConstraint("kind IN ('main', 'bucket', 'system', 'agent')", name="kind_known"),
     CheckConstraint("unit IN ('qepik', 'data_kb', 'voice_seconds', 'sms')", name="unit_known"),
     Index("ix_accounts_msisdn_kind_expires_at", "msisdn", "kind", "expires_at"),
     # The expiry job's queue: only buckets not settled yet, so its work grows with the bundles that expire,
@@ -197,6 +197,7 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
+    Column("agent_id", String(32)),  # an agent's or a kiosk's key: it acts for that agent only
 )
 
 idempotency_keys = Table(
@@ -502,4 +503,205 @@ rate_counters = Table(
     Column("key", String(120), primary_key=True),
     Column("window_start", UtcDateTime, primary_key=True),
     Column("count", Integer, nullable=False),
+)
+
+# --- offline channels: agents, kiosks, vouchers, USSD ------------------------------------------------------------
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(120), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("licence_number", String(40), nullable=False, unique=True),
+    Column("address", String(300), nullable=False),
+    Column("verified", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("credit_limit_qepik", BigInteger, nullable=False, server_default="0"),
+    Column("float_account_id", Id64, ForeignKey("accounts.id"), nullable=False),
+    Column("credit_account_id", Id64, ForeignKey("accounts.id"), nullable=False),
+    Column("commission_account_id", Id64, ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint(
+        "kind IN ('shop', 'supermarket', 'post_office', 'bank_branch', 'street_vendor', 'operator_store', 'kiosk')",
+        name="kind_known",
+    ),
+    CheckConstraint("status IN ('active', 'suspended', 'closed')", name="status_known"),
+    CheckConstraint("credit_limit_qepik >= 0", name="credit_limit_not_negative"),
+)
+
+agent_users = Table(
+    "agent_users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("agent_id", String(32), ForeignKey("agents.id"), nullable=False, index=True),
+    Column("username", String(32), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),  # scrypt, with its salt and parameters
+    Column("role", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("role IN ('cashier', 'manager')", name="role_known"),
+)
+
+# The agent POS page's sessions, like the portal's: the id is the keyed hash of the cookie's token.
+agent_sessions = Table(
+    "agent_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(32), ForeignKey("agent_users.id"), nullable=False, index=True),
+    Column("agent_id", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+# An agent's statement: every movement of its float, credit and commission, with what it left.
+agent_movements = Table(
+    "agent_movements",
+    metadata,
+    Column("seq", Id64, primary_key=True, autoincrement=True),  # the statement's order, whatever the clock says
+    Column("id", String(32), nullable=False, unique=True),
+    Column("agent_id", String(32), ForeignKey("agents.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("amount_qepik", BigInteger, nullable=False),
+    Column("float_after_qepik", BigInteger, nullable=False),
+    Column("credit_after_qepik", BigInteger, nullable=False),
+    Column("commission_after_qepik", BigInteger, nullable=False),
+    Column("msisdn", String(16)),
+    Column("transaction_id", String(32)),
+    Column("operator", String(32)),
+    Column("product", String(64)),
+    Column("user_id", String(32)),
+    Column("note", String(200)),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint(
+        "kind IN ('deposit', 'credit_limit', 'sale', 'commission', 'commission_payout', 'kiosk_payment')",
+        name="kind_known",
+    ),
+    Index("ix_agent_movements_agent_id_created_at", "agent_id", "created_at"),
+    Index("ix_agent_movements_agent_id_seq", "agent_id", "seq"),
+)
+
+commission_rates = Table(
+    "commission_rates",
+    metadata,
+    Column("agent_kind", String(20), primary_key=True),
+    Column("operator", String(32), primary_key=True),
+    Column("rate_basis_points", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("rate_basis_points BETWEEN 0 AND 2000", name="rate_sane"),
+)
+
+# Cash a kiosk took, forwarded by the kiosk (store and forward): one row per kiosk payment, whatever the retries.
+kiosk_payments = Table(
+    "kiosk_payments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kiosk_id", String(32), ForeignKey("agents.id"), nullable=False),
+    Column("local_id", String(64), nullable=False),  # the kiosk's own id of the payment: its idempotency key
+    Column("msisdn", String(16), nullable=False),
+    Column("operator", String(32), nullable=False),
+    Column("inserted_qepik", BigInteger, nullable=False),
+    Column("fee_qepik", BigInteger, nullable=False),
+    Column("credited_qepik", BigInteger, nullable=False),
+    Column("banknotes", String(200), nullable=False),  # what went into the box, e.g. "5,5,1"
+    Column("paid_at", UtcDateTime, nullable=False),  # on the kiosk's clock
+    Column("received_at", UtcDateTime, nullable=False),
+    # credited; or refused (the line could not take it when the payment arrived): the cash is in the box all the
+    # same and is given back by staff, so it stays on the encashment report.
+    Column("state", String(16), nullable=False),
+    Column("failure_code", String(64)),
+    Column("transaction_id", String(32), unique=True),
+    Column("collection_id", String(32)),  # the encashment that emptied the box it was in
+    CheckConstraint("inserted_qepik > 0 AND fee_qepik >= 0 AND credited_qepik >= 0", name="amounts_positive"),
+    CheckConstraint("state IN ('credited', 'refused')", name="state_known"),
+    Index("ix_kiosk_payments_kiosk_id_local_id", "kiosk_id", "local_id", unique=True),
+    Index("ix_kiosk_payments_kiosk_id_collection_id", "kiosk_id", "collection_id"),
+)
+
+kiosk_collections = Table(
+    "kiosk_collections",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kiosk_id", String(32), ForeignKey("agents.id"), nullable=False, index=True),
+    Column("collected_at", UtcDateTime, nullable=False),
+    Column("expected_qepik", BigInteger, nullable=False),
+    Column("counted_qepik", BigInteger, nullable=False),
+    Column("payments", Integer, nullable=False),
+    Column("collected_by", String(100), nullable=False),
+    Column("note", String(200)),
+)
+
+voucher_batches = Table(
+    "voucher_batches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("operator", String(32), nullable=False),
+    Column("nominal_qepik", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+)
+
+# Scratch cards: a 10-digit serial printed on the card, a 13-digit PIN under the scratch panel (kept only as a
+# keyed hash: the plain PINs exist only in the encrypted export for the printer).
+vouchers = Table(
+    "vouchers",
+    metadata,
+    Column("serial", String(10), primary_key=True),
+    Column("batch_id", String(32), ForeignKey("voucher_batches.id"), nullable=False, index=True),
+    Column("operator", String(32), nullable=False),
+    Column("nominal_qepik", BigInteger, nullable=False),
+    Column("pin_hash", String(64), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    Column("agent_id", String(32), ForeignKey("agents.id"), index=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("redeemed_at", UtcDateTime),
+    Column("redeemed_msisdn", String(16)),
+    Column("redeemed_transaction_id", String(32), unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint(
+        "state IN ('generated', 'distributed', 'active', 'redeemed', 'void', 'expired')", name="state_known"
+    ),
+    CheckConstraint("nominal_qepik > 0", name="nominal_positive"),
+)
+
+# Every change of a voucher's state, with who made it and why: the audit trail.
+voucher_events = Table(
+    "voucher_events",
+    metadata,
+    Column("id", Id64, primary_key=True, autoincrement=True),
+    Column("serial", String(10), ForeignKey("vouchers.serial"), nullable=False, index=True),
+    Column("source", String(16), nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+# Failures that lock something for a while (wrong voucher PINs from one number: 3 lock it for 24 hours).
+lockouts = Table(
+    "lockouts",
+    metadata,
+    Column("key", String(120), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", UtcDateTime, nullable=False),
+    Column("locked_until", UtcDateTime),
+)
+
+ussd_sessions = Table(
+    "ussd_sessions",
+    metadata,
+    Column("id", String(100), primary_key=True),  # the gateway's session id
+    Column("msisdn", String(16), nullable=False),
+    Column("service_code", String(40), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("last_text", String(200), nullable=False),  # what the subscriber had typed at the last answer
+    Column("last_answer", String(400), nullable=False),  # that answer: a gateway's retry gets it again
+    Column("transaction_id", String(32)),  # what the session bought or redeemed, once
 )

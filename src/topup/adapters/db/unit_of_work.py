@@ -8,10 +8,12 @@ from typing import Self
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from topup.adapters.db.access_store import SqlApiKeyRepository, SqlIdempotencyStore
+from topup.adapters.db.agent_store import SqlAgentRepository
 from topup.adapters.db.auto_recharge_store import SqlAutoRechargeRepository, SqlPaymentMethodRepository
 from topup.adapters.db.catalogue_store import CatalogueCache, SqlCatalogueStore
 from topup.adapters.db.charging_store import SqlChargingRepository
 from topup.adapters.db.handle import ConnectionHandle
+from topup.adapters.db.kiosk_store import SqlKioskRepository
 from topup.adapters.db.ledger_store import SqlLedger, SystemAccountCache
 from topup.adapters.db.lifecycle_store import SqlLifecycleRepository
 from topup.adapters.db.line_repository import SqlLineRepository, SqlPortRepository
@@ -20,6 +22,8 @@ from topup.adapters.db.order_repository import SqlOrderRepository
 from topup.adapters.db.quote_store import SqlFxRateRepository, SqlQuoteRepository
 from topup.adapters.db.sign_in_store import SqlRateCounters, SqlSignInRepository
 from topup.adapters.db.transaction_repository import SqlTransactionRepository
+from topup.adapters.db.ussd_store import SqlUssdRepository
+from topup.adapters.db.voucher_store import SqlLockouts, SqlVoucherRepository
 from topup.adapters.db.webhook_store import SqlWebhookRepository
 from topup.domain.ledger import AccountState
 from topup.services.ports import Clock
@@ -61,6 +65,11 @@ class SqlUnitOfWork:
         self.auto_recharges = SqlAutoRechargeRepository(self._handle)
         self.sign_in = SqlSignInRepository(self._handle)
         self.rate_counters = SqlRateCounters(self._handle)
+        self.agents = SqlAgentRepository(self._handle)
+        self.kiosks = SqlKioskRepository(self._handle)
+        self.vouchers = SqlVoucherRepository(self._handle)
+        self.lockouts = SqlLockouts(self._handle)
+        self.ussd = SqlUssdRepository(self._handle)
 
     def __enter__(self) -> Self:
         if self._depth == 0:

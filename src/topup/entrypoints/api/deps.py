@@ -10,7 +10,7 @@ from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from topup.bootstrap import Application
-from topup.domain.access import Role, require_role
+from topup.domain.access import API_ROLES, Role, require_role
 from topup.domain.errors import ApiKeyMissing
 from topup.services import api_keys
 from topup.services.ports import ApiKeyRecord
@@ -68,15 +68,48 @@ async def authenticated(
     return record
 
 
-CallerDep = Annotated[ApiKeyRecord, Depends(authenticated)]
+AnyCallerDep = Annotated[ApiKeyRecord, Depends(authenticated)]
 
 
-async def admin(caller: CallerDep) -> ApiKeyRecord:
+async def api_caller(caller: AnyCallerDep) -> ApiKeyRecord:
+    """Staff and integrators: an agent's, kiosk's or gateway's key has its own narrower API."""
+    require_role(caller.role, allowed=API_ROLES)
+    return caller
+
+
+CallerDep = Annotated[ApiKeyRecord, Depends(api_caller)]
+
+
+async def admin(caller: AnyCallerDep) -> ApiKeyRecord:
     require_role(caller.role, allowed=frozenset({Role.ADMIN}))
     return caller
 
 
 AdminDep = Annotated[ApiKeyRecord, Depends(admin)]
+
+
+async def agent_caller(caller: AnyCallerDep) -> ApiKeyRecord:
+    require_role(caller.role, allowed=frozenset({Role.AGENT}))
+    return caller
+
+
+AgentDep = Annotated[ApiKeyRecord, Depends(agent_caller)]
+
+
+async def kiosk_caller(caller: AnyCallerDep) -> ApiKeyRecord:
+    require_role(caller.role, allowed=frozenset({Role.KIOSK}))
+    return caller
+
+
+KioskDep = Annotated[ApiKeyRecord, Depends(kiosk_caller)]
+
+
+async def ussd_gateway(caller: AnyCallerDep) -> ApiKeyRecord:
+    require_role(caller.role, allowed=frozenset({Role.USSD_GATEWAY, Role.ADMIN}))
+    return caller
+
+
+UssdGatewayDep = Annotated[ApiKeyRecord, Depends(ussd_gateway)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
