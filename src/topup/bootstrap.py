@@ -14,6 +14,7 @@ from topup.adapters.db.migrate import current_revision, head_revision, upgrade
 from topup.adapters.db.unit_of_work import ProcessCaches, SqlUnitOfWork
 from topup.adapters.notifications.inbox import DevInboxEmail, DevInboxSms
 from topup.adapters.notifications.render import NotificationTexts
+from topup.adapters.passwords import ScryptPasswords
 from topup.adapters.payments.card_acquirer import HttpCardAcquirer
 from topup.adapters.payments.goldenpay import HttpGoldenPay
 from topup.adapters.payments.google_pay import GooglePaySheet
@@ -24,6 +25,7 @@ from topup.adapters.webhook_sender import HttpWebhookSender
 from topup.config import Settings
 from topup.domain.money import parse_amount
 from topup.domain.orders import PaymentMethod
+from topup.services.agent_users import AgentAccess
 from topup.services.channels import EmailSender, SmsSender
 from topup.services.charging import Charging
 from topup.services.lifecycle import Lifecycle
@@ -32,6 +34,8 @@ from topup.services.order_saga import CHECK_DELAYS, OrderLimits, Saga
 from topup.services.payments import CardAcquirer, RedirectProvider
 from topup.services.ports import Clock, ReceiptCodes
 from topup.services.sign_in import SignIn
+from topup.services.ussd import Ussd
+from topup.services.vouchers import Vouchers
 from topup.services.webhooks import WebhookSender
 
 
@@ -133,6 +137,18 @@ class Application:
     @property
     def sign_in(self) -> SignIn:
         return SignIn(self.clock, HmacDigests(self.settings.secret_key))
+
+    @property
+    def agent_access(self) -> AgentAccess:
+        return AgentAccess(self.clock, HmacDigests(self.settings.secret_key), ScryptPasswords())
+
+    @property
+    def vouchers(self) -> Vouchers:
+        return Vouchers(self.clock, self.codes, HmacDigests(self.settings.secret_key))
+
+    @property
+    def ussd(self) -> Ussd:
+        return Ussd(self.vouchers)
 
     @property
     def lifecycle(self) -> Lifecycle:

@@ -24,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from topup.domain.errors import DomainError, ErrorKind, InvalidInput
-from topup.domain.money import BASIS_POINTS
+from topup.domain.money import BASIS_POINTS, parse_amount
 
 NAME_LENGTH_MAX = 120
 ADDRESS_LENGTH_MAX = 300
@@ -157,6 +157,13 @@ class FloatPosition:
 def commission_of(amount_qepik: int, rate_basis_points: int) -> int:
     """Commission on a sale, rounded down to the qəpik (never more than the rate)."""
     return amount_qepik * rate_basis_points // BASIS_POINTS
+
+
+def parse_percent(text: str) -> int:
+    """ "2.50" (percent) -> 250 basis points; "0" is allowed (no commission)."""
+    if text.strip() in ("0", "0.0", "0.00"):
+        return 0
+    return check_commission_rate(parse_amount(text.strip()))
 
 
 def check_commission_rate(rate_basis_points: int) -> int:

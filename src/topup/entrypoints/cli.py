@@ -19,6 +19,7 @@ from topup.domain.money import format_amount, parse_amount
 from topup.domain.quotes import ProductType
 from topup.entrypoints import demo, simulate
 from topup.entrypoints.api import serialise
+from topup.entrypoints.cli_offline import agents_app, kiosks_app, ussd_app, vouchers_app
 from topup.entrypoints.cli_self_service import auto_recharge_app, cards_app, notifications_app
 from topup.entrypoints.cli_support import (
     EXIT_INVALID,
@@ -79,6 +80,10 @@ for name, sub in (
     ("cards", cards_app),
     ("auto-recharge", auto_recharge_app),
     ("notifications", notifications_app),
+    ("agents", agents_app),
+    ("kiosks", kiosks_app),
+    ("vouchers", vouchers_app),
+    ("ussd", ussd_app),
 ):
     app.add_typer(sub, name=name)
 
@@ -180,12 +185,15 @@ def catalogue_show(operator: str, as_json: JsonOption = False) -> None:
 
 @keys_app.command("create")
 def api_key_create(
-    role: Annotated[str, typer.Option(help="admin or integrator")],
+    role: Annotated[str, typer.Option(help="admin, integrator, agent, kiosk or ussd_gateway")],
     name: Annotated[str, typer.Option(help="Who holds the key")],
+    agent: Annotated[str | None, typer.Option(help="The agent (or kiosk) an agent or kiosk key acts for")] = None,
 ) -> None:
     """Create an API key. The key is printed once, alone on the last line."""
     with application_for_command() as application:
-        record, key = api_keys.create_api_key(application.uow(), application.clock, name=name, role=role)
+        record, key = api_keys.create_api_key(
+            application.uow(), application.clock, name=name, role=role, agent_id=agent
+        )
     errors.print(f"API key {record.id} ({record.role}) for {record.name}; it will not be shown again:")
     sys.stdout.write(key + "\n")
 

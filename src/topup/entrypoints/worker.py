@@ -1,6 +1,6 @@
 """The worker: settles orders left unfinished (unknown answers, crashes, abandoned 3-D Secure), delivers
 webhooks and notifications from their outboxes, ends silent charging sessions, expires and renews bundles,
-runs due auto-recharges, and forfeits balances past their grace.
+runs due auto-recharges, forfeits balances past their grace, and expires scratch cards past their date.
 
 `topup worker` runs it on its own; `topup serve` runs one in a thread of every server process (off with
 TOPUP_WORKER_IN_PROCESS=false). Several workers at once are safe: on PostgreSQL each takes due orders with
@@ -13,7 +13,7 @@ import logging
 import threading
 
 from topup.bootstrap import Application
-from topup.services import auto_recharge, charging, lifecycle, notifications, orders, webhooks
+from topup.services import auto_recharge, charging, lifecycle, notifications, orders, vouchers, webhooks
 
 logger = logging.getLogger("topup.worker")
 BATCH_SIZE = 50
@@ -47,6 +47,9 @@ def run_once(application: Application) -> int:
     def auto_recharges() -> int:
         return auto_recharge.run_due(application.uow(), application.saga, limit=BATCH_SIZE)
 
+    def expire_vouchers() -> int:
+        return vouchers.expire_due(application.uow(), application.clock, limit=BATCH_SIZE)
+
     lifecycle.warn_upcoming(application.uow(), application.lifecycle)  # once a pass: it only queues, once each
     total = 0
     steps = (
@@ -57,6 +60,7 @@ def run_once(application: Application) -> int:
         renew_bundles,
         auto_recharges,
         forfeit_balances,
+        expire_vouchers,
         send_notifications,
     )
     for step in steps:

@@ -155,7 +155,7 @@ def deposit(uow: UnitOfWork, clock: Clock, *, agent_id: str, amount_qepik: int, 
             transfers.append(Transfer(source, agent.credit_account_id, repay, Unit.QEPIK))
         if into_float:
             transfers.append(Transfer(source, agent.float_account_id, into_float, Unit.QEPIK))
-        movement = _move(uow, clock, agent, MovementKind.DEPOSIT, amount_qepik, transfers, note=_note(note))
+        movement = record_movement(uow, clock, agent, MovementKind.DEPOSIT, amount_qepik, transfers, note=_note(note))
         uow.commit()
     return movement
 
@@ -181,7 +181,7 @@ def set_credit_limit(uow: UnitOfWork, clock: Clock, *, agent_id: str, credit_lim
             transfers.append(Transfer(agent.credit_account_id, lines, -change, Unit.QEPIK))
         updated = replace(agent, credit_limit_qepik=credit_limit_qepik, updated_at=clock.now())
         uow.agents.save(updated)
-        movement = _move(uow, clock, updated, MovementKind.CREDIT_LIMIT, change, transfers)
+        movement = record_movement(uow, clock, updated, MovementKind.CREDIT_LIMIT, change, transfers)
         uow.commit()
     return movement
 
@@ -196,7 +196,7 @@ def pay_out_commission(uow: UnitOfWork, clock: Clock, *, agent_id: str, amount_q
             raise InvalidInput("The payout must be more than zero and at most the commission earned.", field="amount")
         payouts = uow.ledger.system_account(PAYOUTS_ACCOUNT, Unit.QEPIK)
         transfers = [Transfer(agent.commission_account_id, payouts, amount, Unit.QEPIK)]
-        movement = _move(uow, clock, agent, MovementKind.COMMISSION_PAYOUT, -amount, transfers)
+        movement = record_movement(uow, clock, agent, MovementKind.COMMISSION_PAYOUT, -amount, transfers)
         uow.commit()
     return movement
 
@@ -301,7 +301,7 @@ def _record_sale(
 ) -> Sale:
     rate = uow.agents.commission_rate(agent.kind, record.operator)
     commission = commission_of(record.amount_qepik, rate)
-    sale = _move(
+    sale = record_movement(
         uow,
         clock,
         agent,
@@ -317,7 +317,7 @@ def _record_sale(
     if commission:
         expense = uow.ledger.system_account(COMMISSION_ACCOUNT.format(operator=record.operator), Unit.QEPIK)
         transfers = [Transfer(expense, agent.commission_account_id, commission, Unit.QEPIK)]
-        _move(
+        record_movement(
             uow,
             clock,
             agent,
@@ -384,7 +384,7 @@ def position_of(uow: UnitOfWork, agent: Agent) -> AgentPosition:
     )
 
 
-def _move(
+def record_movement(
     uow: UnitOfWork,
     clock: Clock,
     agent: Agent,
@@ -393,7 +393,8 @@ def _move(
     transfers: list[Transfer],
     **details: str | None,
 ) -> Movement:
-    """Post the transfers (if any) and write the statement line with what the accounts hold after them."""
+    """Inside the caller's transaction: post the transfers (if any) and write the statement line with what the
+    agent's accounts hold after them."""
     movement_id = uuid.uuid4().hex
     now = clock.now()
     if transfers:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from topup.domain.agents import Agent, AgentKind, Movement, MovementKind, NotAKiosk, commission_of
+from topup.domain.agents import Agent, AgentKind, MovementKind, NotAKiosk, commission_of
 from topup.domain.errors import DomainError, InvalidInput
 from topup.domain.kiosks import (
     Collection,
@@ -27,7 +27,7 @@ from topup.domain.ledger import Transfer, Unit
 from topup.domain.money import AMOUNT_MAX_QEPIK
 from topup.domain.numbers import parse_msisdn
 from topup.services import topups
-from topup.services.agents import position_of, require_agent
+from topup.services.agents import record_movement, require_agent
 from topup.services.lines import require_line
 from topup.services.numbers import current_operator
 from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
@@ -93,6 +93,7 @@ def accept_payment(
     payment as first recorded; with other figures it is refused (`kiosk_payment_conflict`)."""
     local_id = check_local_id(local_id)
     inserted = check_banknotes(banknotes)
+    paid_at = paid_at.astimezone(UTC)  # stored in UTC: a replay reads back the same moment, the same way
     msisdn = parse_msisdn(number).e164
     now = clock.now()
     with uow:
@@ -170,31 +171,31 @@ def _credit(
         )
         if not uow.kiosks.add_payment(payment):  # forwarded twice at once: the other one counts
             raise _AlreadyRecorded("This kiosk payment was recorded by another forward.")
-        transfers = []
-        if fee:
+        record_movement(
+            uow,
+            clock,
+            locked,
+            MovementKind.KIOSK_PAYMENT,
+            inserted,
+            [],
+            msisdn=msisdn,
+            transaction_id=record.id,
+            operator=line.operator,
+            product="topup",
+        )
+        if fee:  # the fee withheld from the customer's cash is the kiosk's commission
             funding = uow.ledger.system_account(funding_account_code(line.operator, KIOSK_CHANNEL), Unit.QEPIK)
-            transfers.append(Transfer(funding, locked.commission_account_id, fee, Unit.QEPIK))
-        movement_id = uuid.uuid4().hex
-        if transfers:
-            uow.ledger.post_movement(movement_id, transfers, msisdn=msisdn, created_at=now)
-        held = position_of(uow, locked)
-        uow.agents.add_movement(
-            Movement(
-                id=movement_id,
-                agent_id=kiosk.id,
-                kind=MovementKind.KIOSK_PAYMENT,
-                amount_qepik=inserted,
-                float_after_qepik=held.position.float_qepik,
-                credit_after_qepik=held.position.credit_available_qepik,
-                commission_after_qepik=held.commission_qepik,
-                created_at=now,
-                msisdn=msisdn,
+            record_movement(
+                uow,
+                clock,
+                locked,
+                MovementKind.COMMISSION,
+                fee,
+                [Transfer(funding, locked.commission_account_id, fee, Unit.QEPIK)],
                 transaction_id=record.id,
                 operator=line.operator,
                 product="topup",
-                note=f"fee {fee}",
             )
-        )
         uow.commit()
     return payment
 

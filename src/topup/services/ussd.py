@@ -34,6 +34,23 @@ class Ussd:
     vouchers: Vouchers
 
 
+def split_dialled(uow: UnitOfWork, *, number: str, dialled: str) -> tuple[str, str]:
+    """A whole dialled string ("*101*1234567890123#") as the service code the operator configured and what
+    follows it ("*101#", "1234567890123"): the longest configured code that starts the string wins. For a
+    gateway (or a terminal) that passes the whole string."""
+    body = normalise_code(dialled).removesuffix("#")
+    with uow:
+        line = uow.lines.get(parse_msisdn(number))
+        codes = uow.catalogue.current().operator(line.operator).ussd_codes if line is not None else {}
+    for code in sorted(codes, key=len, reverse=True):
+        stem = code.removesuffix("#")
+        if body == stem:
+            return code, ""
+        if body.startswith(f"{stem}*"):
+            return code, body[len(stem) + 1 :]
+    return f"{body}#", ""
+
+
 def answer(uow: UnitOfWork, ussd: Ussd, *, session_id: str, number: str, service_code: str, typed: str) -> Screen:
     """The screen for this step. Bad requests raise `InvalidInput` (the gateway's fault, a 4xx)."""
     session_id, code, steps = check_request(session_id, service_code, typed)

@@ -22,9 +22,11 @@ from topup.entrypoints.api.body_limit import BodyLimit
 from topup.entrypoints.api.deps import ApiKeyCache, AppDep
 from topup.entrypoints.api.errors import install_error_handlers
 from topup.entrypoints.api.routes import (
+    agents,
     catalogue,
     charging,
     dev,
+    kiosks,
     lines,
     numbers,
     orders,
@@ -33,6 +35,8 @@ from topup.entrypoints.api.routes import (
     self_service,
     topups,
     transactions,
+    ussd,
+    vouchers,
     webhooks,
 )
 from topup.entrypoints.worker import start_in_thread
@@ -81,6 +85,10 @@ def create_app(application: Application) -> FastAPI:
         charging,
         webhooks,
         transactions,
+        agents,
+        kiosks,
+        vouchers,
+        ussd,
         dev,
     )
     for module in modules:

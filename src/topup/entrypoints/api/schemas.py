@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
@@ -176,3 +177,76 @@ class ChargingEvent(Strict):
     service: Literal["sms"]
     units: int = 1
     roaming: bool = False
+
+
+class NewAgent(Strict):
+    name: StrictStr = Field(max_length=120, examples=["Ülvi market"])
+    kind: Literal["shop", "supermarket", "post_office", "bank_branch", "street_vendor", "operator_store", "kiosk"]
+    licence_number: StrictStr = Field(max_length=40, examples=["SH-2026-0042"])
+    address: StrictStr = Field(max_length=300, examples=["Nizami küç. 10, Bakı"])
+    verified: bool = False
+
+
+class AgentChange(Strict):
+    status: Literal["active", "suspended", "closed"] | None = None
+    verified: bool | None = None
+
+
+class NewDeposit(Strict):
+    amount: StrictStr = Field(max_length=32, examples=["500.00"])
+    note: StrictStr | None = Field(default=None, max_length=200, examples=["bank transfer 2026-12-01"])
+
+
+class CreditLimit(Strict):
+    credit_limit: StrictStr = Field(max_length=32, examples=["200.00"], description="AZN; 0 for none")
+
+
+class NewPayout(Strict):
+    amount: StrictStr | None = Field(default=None, max_length=32, description="AZN; all earned when left out")
+
+
+class CommissionRate(Strict):
+    percent: StrictStr = Field(max_length=8, examples=["2.50"], description="0 to 20 percent, two decimals")
+
+
+class NewAgentUser(Strict):
+    username: StrictStr = Field(max_length=32, examples=["aygun"])
+    password: StrictStr = Field(min_length=1, max_length=200)
+    role: Literal["cashier", "manager"] = "cashier"
+
+
+class NewSale(Strict):
+    msisdn: StrictStr = Field(max_length=32, examples=["050 123 45 67"])
+    product: TopUpProduct | BundleProduct = Field(discriminator="type")
+
+
+class KioskQuoteInput(Strict):
+    msisdn: StrictStr = Field(max_length=32)
+    inserted: StrictStr = Field(max_length=32, examples=["10.00"], description="AZN inserted so far")
+
+
+class KioskPaymentInput(Strict):
+    local_id: StrictStr = Field(max_length=64, description="the kiosk's own id of the payment; retries resend it")
+    msisdn: StrictStr = Field(max_length=32)
+    banknotes: list[int] = Field(max_length=30, examples=[[10, 5]], description="AZN notes as the acceptor took them")
+    paid_at: datetime = Field(
+        strict=False, description="when the customer paid, on the kiosk's clock (with its offset)"
+    )
+
+
+class NewCollection(Strict):
+    counted: StrictStr = Field(max_length=32, examples=["1250.00"], description="AZN counted from the box")
+    collected_by: StrictStr = Field(max_length=100, examples=["Rauf Həsənov"])
+    note: StrictStr | None = Field(default=None, max_length=200)
+
+
+class VoucherRedemption(Strict):
+    pin: StrictStr = Field(max_length=32, examples=["1234 5678 90123"])
+    msisdn: StrictStr = Field(max_length=32)
+
+
+class VoucherSerials(Strict):
+    serials: list[StrictStr] = Field(default_factory=list, max_length=10_000)
+    batch_id: StrictStr | None = Field(default=None, max_length=32, description="all cards of a batch instead")
+    agent_id: StrictStr | None = Field(default=None, max_length=32)
+    reason: StrictStr | None = Field(default=None, max_length=200)

@@ -1,0 +1,1 @@
+"""Reports for agents and staff (CSV and PDF)."""
