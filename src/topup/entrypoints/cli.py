@@ -19,7 +19,7 @@ from topup.domain.money import format_amount, parse_amount
 from topup.domain.quotes import ProductType
 from topup.entrypoints import demo, simulate
 from topup.entrypoints.api import serialise
-from topup.entrypoints.cli_offline import agents_app, kiosks_app, ussd_app, vouchers_app
+from topup.entrypoints.cli_offline import agents_app, kiosk_app, kiosks_app, ussd_app, vouchers_app
 from topup.entrypoints.cli_self_service import auto_recharge_app, cards_app, notifications_app
 from topup.entrypoints.cli_support import (
     EXIT_INVALID,
@@ -84,6 +84,7 @@ for name, sub in (
     ("kiosks", kiosks_app),
     ("vouchers", vouchers_app),
     ("ussd", ussd_app),
+    ("kiosk", kiosk_app),
 ):
     app.add_typer(sub, name=name)
 

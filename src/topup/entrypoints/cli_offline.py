@@ -32,6 +32,7 @@ from topup.entrypoints.cli_support import (
     rows_table,
 )
 from topup.services import agent_reports, agent_users, agents, kiosks, ussd, vouchers
+from topup.services.kiosk_terminal import Terminal
 
 agents_app = typer.Typer(
     help="Retail agents: registry, float, credit, commission, till users, reports.", no_args_is_help=True
@@ -451,3 +452,55 @@ def ussd_dial(
 
 def _flat(body: dict[str, Any]) -> dict[str, Any]:
     return {k: (v["amount"] if isinstance(v, dict) and "amount" in v else v) for k, v in body.items()}
+
+
+# --- the kiosk terminal ------------------------------------------------------------------------------------------
+
+kiosk_app = typer.Typer(
+    help="Run a kiosk terminal: its touch pages, durable queue and forwarder.", no_args_is_help=True
+)
+
+
+@kiosk_app.command("serve")
+def kiosk_serve(
+    server: Annotated[str, typer.Option(help="The Topup server's address, e.g. http://127.0.0.1:8000")],
+    key: Annotated[str, typer.Option(envvar="TOPUP_KIOSK_KEY", help="The kiosk's API key (role kiosk)")],
+    queue: Annotated[Path, typer.Option(help="The kiosk's durable store (an SQLite file)")] = Path("var/kiosk.db"),
+    host: str = "127.0.0.1",
+    port: int = 8100,
+    forward_every: Annotated[float, typer.Option(help="Seconds between forwarding passes")] = 15.0,
+) -> None:
+    """Serve the kiosk's touch pages on this machine; payments are queued here and forwarded to the server."""
+    import uvicorn
+
+    from topup.entrypoints.kiosk.app import create_kiosk_app
+
+    terminal = _terminal(server, key, queue)
+    console.print(f"Kiosk pages on [bold]http://{host}:{port}[/bold]; queue {queue}; server {server}")
+    uvicorn.run(
+        create_kiosk_app(terminal, forward_every_seconds=forward_every), host=host, port=port, log_level="warning"
+    )
+
+
+@kiosk_app.command("forward")
+def kiosk_forward(
+    server: Annotated[str, typer.Option()],
+    key: Annotated[str, typer.Option(envvar="TOPUP_KIOSK_KEY")],
+    queue: Annotated[Path, typer.Option()] = Path("var/kiosk.db"),
+) -> None:
+    """One forwarding pass: send the queued payments now (for a technician, or a script)."""
+    from topup.services import kiosk_terminal
+
+    answered = kiosk_terminal.forward_pending(_terminal(server, key, queue))
+    console.print(f"Payments answered by the server: {answered}.")
+
+
+def _terminal(server: str, key: str, queue: Path) -> Terminal:
+    from topup.adapters.clock import SystemClock
+    from topup.adapters.kiosk.bill_acceptor import SimulatedBillAcceptor
+    from topup.adapters.kiosk.server_client import HttpKioskServer
+    from topup.adapters.kiosk.store import SqliteTerminalStore
+
+    return Terminal(
+        SystemClock(), SqliteTerminalStore(queue), SimulatedBillAcceptor(), HttpKioskServer(server, api_key=key)
+    )

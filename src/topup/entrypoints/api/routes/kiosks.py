@@ -67,7 +67,8 @@ def forward(
         banknotes=body.banknotes,
         paid_at=body.paid_at,
     )
-    return payment_json(payment, base_url=application.settings.public_base_url)
+    code = application.codes.code_for(payment.transaction_id) if payment.transaction_id else None
+    return payment_json(payment, base_url=application.settings.public_base_url, verification_code=code)
 
 
 @router.get("/kiosk/encashment", summary="What the kiosk's box should hold now")
@@ -99,7 +100,7 @@ def history(kiosk_id: str, application: AppDep, _caller: AdminDep) -> dict[str, 
     return {"items": [collection_json(c) for c in kiosks.collections(application.uow(), kiosk_id=kiosk_id)]}
 
 
-def payment_json(payment: KioskPayment, *, base_url: str) -> dict[str, Any]:
+def payment_json(payment: KioskPayment, *, base_url: str, verification_code: str | None = None) -> dict[str, Any]:
     return {
         "id": payment.id,
         "local_id": payment.local_id,
@@ -114,6 +115,7 @@ def payment_json(payment: KioskPayment, *, base_url: str) -> dict[str, Any]:
         "paid_at": payment.paid_at.isoformat(),
         "received_at": payment.received_at.isoformat(),
         "transaction_id": payment.transaction_id,
+        "verification_code": verification_code,
         "receipt_url": f"{base_url}/v1/transactions/{payment.transaction_id}/receipt"
         if payment.transaction_id
         else None,
