@@ -27,7 +27,8 @@ from topup.domain.agents import (
     check_commission_rate,
     commission_of,
 )
-from topup.domain.errors import InvalidInput
+from topup.domain.calendar import baku_date
+from topup.domain.errors import DomainError, ErrorKind, InvalidInput
 from topup.domain.history import TransactionRecord
 from topup.domain.ledger import AccountKind, Transfer, Unit
 from topup.domain.numbers import parse_msisdn
@@ -36,6 +37,13 @@ from topup.services.lines import require_line
 from topup.services.ports import Clock, ReceiptCodes, UnitOfWork
 
 AGENT_CHANNEL = "agent"
+
+
+class SaleNotFound(DomainError):
+    code = "sale_not_found"
+    kind = ErrorKind.NOT_FOUND
+
+
 DEPOSITS_ACCOUNT = "agent_deposits"  # money agents paid in (a bank transfer staff recorded)
 CREDIT_LINES_ACCOUNT = "agent_credit_lines"  # credit the platform extends to agents
 COMMISSION_ACCOUNT = "commission_expense:{operator}"
@@ -219,6 +227,60 @@ def commission_rates(uow: UnitOfWork) -> list[tuple[AgentKind, str, int]]:
 # --- sales --------------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class SalePreview:
+    """What a till shows before the cashier confirms: every check of the sale done, nothing moved."""
+
+    msisdn: str
+    national: str
+    operator: str
+    product: str  # "topup" or the bundle's code
+    amount_qepik: int
+    commission_qepik: int
+    spendable_after_qepik: int
+
+
+def preview_sale(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    agent_id: str,
+    number: str,
+    amount_qepik: int | None = None,
+    bundle_code: str | None = None,
+) -> SalePreview:
+    """Check a sale as `sell_top_up` / `sell_bundle` would, without making it."""
+    msisdn = parse_msisdn(number)
+    now = clock.now()
+    with uow:
+        line = require_line(uow, msisdn)
+        agent = require_agent(uow, agent_id)
+        agent.ensure_may_sell()
+        catalogue = uow.catalogue.current()
+        if bundle_code is not None:
+            bundle = catalogue.bundle(bundle_code, operator=line.operator)
+            same_active = any(view.bundle_code == bundle.code for view in uow.ledger.buckets(msisdn, now=now))
+            line.plan_bundle_purchase(bundle, now=now, today=baku_date(now), vat_bp=0, same_bundle_active=same_active)
+            amount, product = bundle.price_qepik, bundle.code
+        elif amount_qepik is not None:
+            line.plan_top_up(catalogue.operator(line.operator), amount_qepik, today=baku_date(now), vat_bp=0)
+            amount, product = amount_qepik, "topup"
+        else:
+            raise InvalidInput("Choose an amount or a bundle.", field="product")
+        held = position_of(uow, agent).position
+        held.split_sale(amount)
+        rate = uow.agents.commission_rate(agent.kind, line.operator)
+    return SalePreview(
+        msisdn.e164,
+        msisdn.national,
+        line.operator,
+        product,
+        amount,
+        commission_of(amount, rate),
+        held.spendable_qepik - amount,
+    )
+
+
 def sell_top_up(
     uow: UnitOfWork,
     clock: Clock,
@@ -348,6 +410,16 @@ def statement(
     with uow:
         require_agent(uow, agent_id)
         return uow.agents.movements(agent_id, created_from=created_from, created_to=created_to, limit=limit)
+
+
+def sale_receipt(uow: UnitOfWork, *, agent_id: str, transaction_id: str) -> tuple[Movement, Agent]:
+    """A sale this agent made (and the agent), for its receipt; another agent's sale does not exist here."""
+    with uow:
+        agent = require_agent(uow, agent_id)
+        sale = uow.agents.sale(agent_id, transaction_id) if transaction_id.isalnum() else None
+    if sale is None:
+        raise SaleNotFound("This agent made no sale with this id.", transaction_id=transaction_id[:64])
+    return sale, agent
 
 
 def opening(uow: UnitOfWork, *, agent_id: str, moment: datetime) -> FloatPosition:

@@ -149,6 +149,16 @@ class SqlAgentRepository:
         ).first()
         return None if row is None else _movement(row)
 
+    def sale(self, agent_id: str, transaction_id: str) -> Movement | None:
+        row = self._handle.connection.execute(
+            select(agent_movements).where(
+                agent_movements.c.agent_id == agent_id,
+                agent_movements.c.transaction_id == transaction_id,
+                agent_movements.c.kind == MovementKind.SALE.value,
+            )
+        ).first()
+        return None if row is None else _movement(row)
+
     def count_movements(self, agent_id: str) -> int:
         query = select(func.count()).where(agent_movements.c.agent_id == agent_id)
         return int(self._handle.connection.execute(query).scalar_one())

@@ -39,6 +39,7 @@ from topup.entrypoints.api.routes import (
     vouchers,
     webhooks,
 )
+from topup.entrypoints.pos import routes as pos_routes
 from topup.entrypoints.worker import start_in_thread
 
 SANDBOX_PATH = "/sandbox/card"  # the fake card acquirer with its 3-D Secure pages (development only)
@@ -93,6 +94,7 @@ def create_app(application: Application) -> FastAPI:
     )
     for module in modules:
         app.include_router(module.router, prefix="/v1")
+    app.include_router(pos_routes.router)
     if application.settings.sandbox_enabled:
         mount_sandboxes(app, application.settings)
 
