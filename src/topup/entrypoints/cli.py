@@ -622,10 +622,11 @@ def quote_command(
 
 @demo_app.command("seed")
 def demo_seed() -> None:
-    """Add the demo lines (once; running it again changes nothing)."""
-    with application_for_command() as application:
+    """Add the demo data (once; running it again changes nothing): lines with a few days of use, a shop, a kiosk
+    and scratch cards."""
+    with application_for_command(clock=simulate.start_clock(demo.HISTORY_DAYS)) as application:
         with Progress(console=errors, transient=True) as progress:
-            task = progress.add_task("Seeding demo lines", total=len(demo.DEMO_LINES))
+            task = progress.add_task("Seeding demo data", total=len(demo.DEMO_LINES))
             added = demo.seed(application, progress=lambda _number: progress.advance(task))
         console.print(f"Demo lines: {added} added, {len(demo.DEMO_LINES) - added} already there.")
 
@@ -805,7 +806,9 @@ def simulate_command(
         "refused_no_balance": report.refused_no_balance,
         "top_ups": report.top_ups,
         "bundles_expired": report.bundles_expired,
+        "bundles_exhausted": report.bundles_exhausted,
         "renewals_tried": report.renewals_tried,
+        "auto_recharges_tried": report.auto_recharges_tried,
         "notifications_sent": report.notifications_sent,
     }
     emit(as_json, body, lambda: pairs("Simulation", body))

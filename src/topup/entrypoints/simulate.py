@@ -26,7 +26,7 @@ from topup.bootstrap import Application
 from topup.domain.calendar import BAKU
 from topup.domain.charging import NoBalance, Service
 from topup.domain.errors import DomainError, LineNotFound
-from topup.services import bundles, charging, lifecycle, lines, notifications, topups
+from topup.services import auto_recharge, bundles, charging, lifecycle, lines, notifications, orders, topups
 
 PREFIXES = ("50", "55", "70")  # Azercell, Bakcell, Nar
 LANGUAGES = ("az", "en", "ru", "zh")
@@ -49,7 +49,9 @@ class SimulationReport:
     refused_no_balance: int = 0
     top_ups: int = 0
     bundles_expired: int = 0
+    bundles_exhausted: int = 0  # buckets used up by the simulated traffic
     renewals_tried: int = 0
+    auto_recharges_tried: int = 0
     notifications_sent: int = 0
 
 
@@ -71,18 +73,21 @@ def simulate(
     days: int,
     seed: int = 1,
     progress: Callable[[int, int], None] = lambda _done, _total: None,
+    numbers: list[str] | None = None,
 ) -> SimulationReport:
-    """Play `days` days ending now (`application.clock` must be a FixedClock set `days` ago: `start_clock`)."""
+    """Play `days` days ending now (`application.clock` must be a FixedClock set `days` ago: `start_clock`), on
+    the simulation lines, or on `numbers` (lines that exist already: the demo's)."""
     if not 1 <= line_count <= LINES_MAX or not 1 <= days <= DAYS_MAX:
         raise ValueError(f"lines must be 1..{LINES_MAX} and days 1..{DAYS_MAX}")
     clock = application.clock
     if not isinstance(clock, FixedClock):
         raise TypeError("the simulator drives its own clock: use start_clock()")
     rng = random.Random(seed)  # noqa: S311 - traffic patterns, not secrets
-    report = SimulationReport(lines=line_count, days=days)
-    numbers = [number_of(index) for index in range(line_count)]
-    for index, number in enumerate(numbers):
-        _prepare(application, number, LANGUAGES[index % len(LANGUAGES)], rng)
+    report = SimulationReport(lines=len(numbers) if numbers else line_count, days=days)
+    if numbers is None:
+        numbers = [number_of(index) for index in range(line_count)]
+        for index, number in enumerate(numbers):
+            _prepare(application, number, LANGUAGES[index % len(LANGUAGES)], rng)
     first_day = clock.now().astimezone(BAKU).date()
     for day_index in range(days):
         day = first_day + timedelta(days=day_index)
@@ -94,7 +99,15 @@ def simulate(
         clock.advance(midnight + timedelta(days=1) - clock.now())
         _run_jobs(application, report)
         progress(day_index + 1, days)
+    report.bundles_exhausted = sum(_exhausted(application, number) for number in numbers)
     return report
+
+
+def _exhausted(application: Application, number: str) -> int:
+    held = lines.balance(application.uow(), application.clock, number=number)
+    with application.uow() as uow:
+        views = uow.ledger.buckets(held.line.msisdn, now=application.clock.now(), include_empty=True)
+    return sum(1 for view in views if view.bucket.balance == 0)
 
 
 def start_clock(days: int) -> FixedClock:
@@ -189,6 +202,11 @@ def _run_jobs(application: Application, report: SimulationReport) -> None:
         report.renewals_tried += tried
     while lifecycle.forfeit_balances(application.uow(), jobs) > 0:
         pass
+    # Auto-recharges pay through the card acquirer: with the server (and its sandbox) up they go through; if it
+    # is not reachable they fail as they would in life, and are retried later.
+    while (ran := auto_recharge.run_due(application.uow(), application.saga)) > 0:
+        report.auto_recharges_tried += ran
+    orders.settle_due(application.uow(), application.saga)
     lifecycle.warn_upcoming(application.uow(), jobs)
     # Replayed days are told to the development inbox only, never by a real SMSC or mail server.
     notifier = notifications.Notifier(

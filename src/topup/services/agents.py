@@ -79,7 +79,9 @@ def register_agent(
     licence_number: str,
     address: str,
     verified: bool = False,
+    agent_id: str | None = None,
 ) -> Agent:
+    """`agent_id` lets the caller choose the id (the demo's agents have fixed ones)."""
     name, licence_number, address = check_agent_fields(name=name, licence_number=licence_number, address=address)
     now = clock.now()
     with uow:
@@ -89,7 +91,7 @@ def register_agent(
             uow.ledger.open_account(kind=AccountKind.AGENT, unit=Unit.QEPIK, msisdn=None, now=now) for _ in range(3)
         ]
         agent = Agent(
-            id=uuid.uuid4().hex,
+            id=agent_id or uuid.uuid4().hex,
             name=name,
             kind=kind,
             licence_number=licence_number,
