@@ -342,17 +342,16 @@ def test_past_the_bundle_the_rest_comes_from_the_main_balance(client: TestClient
     assert audit_ok(application)
 
 
-def test_roaming_uses_only_roaming_bundles_and_never_the_main_balance(
-    client: TestClient, application: Application
-) -> None:
-    msisdn = make_line(application, balance_qepik=5000).msisdn.e164
-    buy(application, msisdn, "azercell-1gb-1d")
+def test_roaming_uses_roaming_bundles_first_and_never_home_bundles(client: TestClient, application: Application) -> None:
+    bakcell = make_line(application, prefix="55", balance_qepik=5000).msisdn.e164  # no roaming prices in the sample
+    buy(application, bakcell, "bakcell-5gb-30d")
     before = snapshot(application)
-
-    refused = open_session(client, msisdn, "data", 1000, roaming=True)
-
+    refused = open_session(client, bakcell, "data", 1000, roaming=True)
     assert_error(refused, 422, "no_balance")
     assert snapshot(application) == before
+
+    msisdn = make_line(application, balance_qepik=5000).msisdn.e164
+    buy(application, msisdn, "azercell-1gb-1d")
     buy(application, msisdn, "azercell-roaming-1gb-7d")
     assert main(client, msisdn) == "29.00"
     granted = open_session(client, msisdn, "data", 2000, roaming=True).json()

@@ -78,10 +78,10 @@ def test_a_bundle_serves_first_and_gets_back_what_was_not_used(application: Appl
     assert ledger.audit_ledger(application.uow()).ok
 
 
-def test_roaming_uses_only_roaming_bundles_and_never_the_main_balance(application: Application) -> None:
-    line = make_line(application, balance_qepik=50_000)
+def test_roaming_without_roaming_prices_uses_only_roaming_bundles(application: Application) -> None:
+    line = make_line(application, prefix="55", balance_qepik=50_000)  # Bakcell: no roaming tariff in the sample
     number = line.msisdn.e164
-    buy_bundle(application, number, "azercell-1gb-1d")
+    buy_bundle(application, number, "bakcell-5gb-30d")
     before = snapshot(application)
 
     with pytest.raises(NoBalance):
@@ -90,11 +90,25 @@ def test_roaming_uses_only_roaming_bundles_and_never_the_main_balance(applicatio
         )
     assert snapshot(application) == before
 
-    buy_bundle(application, number, "azercell-roaming-1gb-7d")
+
+
+def test_roaming_uses_roaming_bundles_then_the_roaming_tariff_never_home_bundles(application: Application) -> None:
+    line = make_line(application, balance_qepik=1000)
+    number = line.msisdn.e164
+    buy_bundle(application, number, "azercell-1gb-1d")  # 1 AZN of the 10: a home bundle, of no use abroad
+
     opened = charging.open_session(
-        application.uow(), application.charging, number=number, service=Service.DATA, requested=2_000_000, roaming=True
+        application.uow(), application.charging, number=number, service=Service.DATA, requested=1000, roaming=True
     )
-    assert opened["granted_units"] == 1_000_000  # the roaming bundle only; no out-of-bundle roaming price
+    ended = charging.terminate_session(
+        application.uow(), application.charging, session_id=str(opened["session_id"]), request_number=1, used=1000
+    )
+
+    assert opened["granted_units"] == 1000
+    assert ended["charged_qepik"] == 150  # 10 steps of 100 KB at 1.50 AZN per MB
+    assert balance(application, number).main_qepik == 900 - 150
+    assert bucket_left(application, number) == [1_000_000]
+    assert ledger.audit_ledger(application.uow()).ok
 
 
 def test_a_silent_session_is_ended_by_the_worker_charging_what_it_reported(

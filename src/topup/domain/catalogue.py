@@ -140,6 +140,8 @@ class Operator:
     closed_on: date | None = None
     # USSD codes the subscriber can dial, to what they lead (`topup.domain.ussd.UssdEntry` values).
     ussd_codes: dict[str, str] = field(default_factory=dict)
+    # Prices abroad, from the main balance; None: abroad only roaming bundles serve.
+    roaming_tariff: Tariff | None = None
 
     def ensure_open(self) -> None:
         if self.status is OperatorStatus.CLOSED:

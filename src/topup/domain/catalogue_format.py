@@ -73,14 +73,8 @@ def _operator(code: str, body: dict[str, Any]) -> Operator:
         grace_days=_optional_integer(topup, "grace_days"),
         cooldown_seconds=_optional_integer(topup, "cooldown_seconds"),
     )
-    tariff_body = _table(body, "tariff")
-    tariff = Tariff(
-        data_qepik_per_mb=parse_amount(_text(tariff_body, "data_per_mb")),
-        data_increment_kb=_integer(tariff_body, "data_increment_kb"),
-        voice_qepik_per_minute=parse_amount(_text(tariff_body, "voice_per_minute")),
-        voice_increment_seconds=_integer(tariff_body, "voice_increment_seconds"),
-        sms_qepik=parse_amount(_text(tariff_body, "sms")),
-    )
+    tariff = _tariff(_table(body, "tariff"))
+    roaming_tariff = _tariff(_table(body, "roaming_tariff")) if "roaming_tariff" in body else None
     bundles: dict[str, Bundle] = {}
     for bundle_body in body.get("bundles", []):
         bundle = _bundle(code, bundle_body)
@@ -99,6 +93,20 @@ def _operator(code: str, body: dict[str, Any]) -> Operator:
         bundles=bundles,
         closed_on=closed_on,
         ussd_codes=_ussd_codes(body.get("ussd", {})),
+        roaming_tariff=roaming_tariff,
+    )
+
+
+def _tariff(body: dict[str, Any]) -> Tariff:
+    increments = (_integer(body, "data_increment_kb"), _integer(body, "voice_increment_seconds"))
+    if min(increments) <= 0:
+        raise CatalogueInvalid("Billing increments must be positive.")
+    return Tariff(
+        data_qepik_per_mb=parse_amount(_text(body, "data_per_mb")),
+        data_increment_kb=increments[0],
+        voice_qepik_per_minute=parse_amount(_text(body, "voice_per_minute")),
+        voice_increment_seconds=increments[1],
+        sms_qepik=parse_amount(_text(body, "sms")),
     )
 
 

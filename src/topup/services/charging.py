@@ -200,11 +200,13 @@ def _chargeable_line(uow: UnitOfWork, e164: str) -> Line:
 
 
 def _tariff(uow: UnitOfWork, line: Line, *, roaming: bool, now: datetime) -> Tariff | None:
-    """The out-of-bundle tariff, or None where the main balance may not be used: while roaming (the catalogue has
-    no roaming prices yet, so only roaming bundles serve), or after the line's usage period has ended."""
-    if roaming or (line.valid_until is not None and baku_date(now) > line.valid_until):
+    """The out-of-bundle tariff (abroad: the operator's roaming tariff), or None where the main balance may not
+    be used: abroad when the catalogue gives the operator no roaming prices (then only roaming bundles serve),
+    or after the line's usage period has ended."""
+    if line.valid_until is not None and baku_date(now) > line.valid_until:
         return None
-    return uow.catalogue.current().operator(line.operator).tariff
+    operator = uow.catalogue.current().operator(line.operator)
+    return operator.roaming_tariff if roaming else operator.tariff
 
 
 def _reserve(uow: UnitOfWork, charging: Charging, session: ChargingSession, line: Line, requested: int) -> int:
@@ -261,8 +263,10 @@ def _end(
 ) -> dict[str, Any]:
     line = require_line(uow, parse_msisdn(session.msisdn), for_update=True)
     now = charging.clock.now()
-    # Money held was priced at the operator's tariff: what is used of it is charged at that tariff.
-    tariff = uow.catalogue.current().operator(line.operator).tariff if session.money_qepik else None
+    # Money held was priced at the operator's tariff (abroad, its roaming tariff): what is used of it is charged
+    # at that tariff.
+    operator = uow.catalogue.current().operator(line.operator)
+    tariff = (operator.roaming_tariff if session.roaming else operator.tariff) if session.money_qepik else None
     settlement = session.settle(tariff)
     ledger = uow.ledger
     unit = session.service.unit
