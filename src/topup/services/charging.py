@@ -265,8 +265,8 @@ def _end(
     now = charging.clock.now()
     # Money held was priced at the operator's tariff (abroad, its roaming tariff): what is used of it is charged
     # at that tariff.
-    operator = uow.catalogue.current().operator(line.operator)
-    tariff = (operator.roaming_tariff if session.roaming else operator.tariff) if session.money_qepik else None
+    rates = uow.catalogue.current().operator(line.operator)
+    tariff = (rates.roaming_tariff if session.roaming else rates.tariff) if session.money_qepik else None
     settlement = session.settle(tariff)
     ledger = uow.ledger
     unit = session.service.unit

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from topup.bootstrap import Application
@@ -118,3 +118,21 @@ IdempotencyKey = Annotated[
         "the first answer and moves no value twice.",
     ),
 ]
+
+
+def scope_of(caller: ApiKeyRecord) -> str | None:
+    """Whose orders, saved cards and rules the caller sees: staff every one (None), anyone else its own."""
+    return None if caller.role == Role.ADMIN else caller.id
+
+
+def own_agent(caller: ApiKeyRecord) -> str:
+    """The agent an agent's or kiosk's key acts for (such a key always names one: api_keys.create_api_key)."""
+    assert caller.agent_id is not None
+    return caller.agent_id
+
+
+def download(content: bytes, media_type: str, filename: str) -> Response:
+    """A file the browser saves (a report, a statement)."""
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

@@ -23,7 +23,7 @@ from topup.domain.agents import AgentRole
 from topup.domain.calendar import baku_date
 from topup.domain.errors import DomainError, InvalidInput
 from topup.domain.money import format_amount, parse_amount
-from topup.entrypoints.api.deps import AppDep
+from topup.entrypoints.api.deps import AppDep, download
 from topup.entrypoints.pos.texts import LANGUAGES, refusal, words
 from topup.services import agent_reports, agent_users, agents, bundles, history
 from topup.services.agent_users import Till
@@ -226,7 +226,7 @@ def report_csv(
         return RedirectResponse("/pos", status_code=303)
     wanted = day or baku_date(application.clock.now())
     found = agent_reports.daily_report(application.uow(), agent_id=till.agent.id, day=wanted)
-    return _download(daily_report_csv(found).encode(), "text/csv; charset=utf-8", f"report-{wanted.isoformat()}.csv")
+    return download(daily_report_csv(found).encode(), "text/csv; charset=utf-8", f"report-{wanted.isoformat()}.csv")
 
 
 @router.get("/report.pdf", response_model=None)
@@ -242,7 +242,7 @@ def report_pdf(
     wanted = day or baku_date(application.clock.now())
     found = agent_reports.daily_report(application.uow(), agent_id=till.agent.id, day=wanted)
     pdf = daily_report_pdf(found, language=lang if lang in LANGUAGES else "az")
-    return _download(pdf, "application/pdf", f"report-{wanted.isoformat()}.pdf")
+    return download(pdf, "application/pdf", f"report-{wanted.isoformat()}.pdf")
 
 
 @router.get("/statement.csv", response_model=None)
@@ -251,7 +251,7 @@ def statement(request: Request, application: AppDep) -> Response:
     if till is None or till.user.role is not AgentRole.MANAGER:
         return RedirectResponse("/pos", status_code=303)
     found = agents.statement(application.uow(), agent_id=till.agent.id)
-    return _download(statement_csv(found).encode(), "text/csv; charset=utf-8", "statement.csv")
+    return download(statement_csv(found).encode(), "text/csv; charset=utf-8", "statement.csv")
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
@@ -404,12 +404,6 @@ def _cookie(response: Response, application: Application, name: str, value: str,
         secure=application.settings.cookie_secure,
         httponly=True,
         samesite="strict",
-    )
-
-
-def _download(content: bytes, media_type: str, filename: str) -> Response:
-    return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
 
 

@@ -14,7 +14,7 @@ from topup.domain.agents import Agent, AgentKind, AgentRole, AgentStatus, AgentU
 from topup.domain.calendar import baku_date
 from topup.domain.money import format_amount, parse_amount
 from topup.entrypoints.api import serialise
-from topup.entrypoints.api.deps import AdminDep, AgentDep, AppDep, IdempotencyKey
+from topup.entrypoints.api.deps import AdminDep, AgentDep, AppDep, IdempotencyKey, download, own_agent
 from topup.entrypoints.api.idempotent import respond_once
 from topup.entrypoints.api.schemas import (
     AgentChange,
@@ -28,7 +28,7 @@ from topup.entrypoints.api.schemas import (
     TopUpProduct,
 )
 from topup.services import agent_reports, agent_users, agents
-from topup.services.ports import ApiKeyRecord, UnitOfWork
+from topup.services.ports import UnitOfWork
 
 router = APIRouter(tags=["agents"])
 ReportFormat = Annotated[Literal["json", "csv", "pdf"], Query(alias="format")]
@@ -194,14 +194,14 @@ def staff_daily_report(
 
 @router.get("/agent", summary="The calling agent: its float, credit and commission")
 def own_position(application: AppDep, caller: AgentDep) -> dict[str, Any]:
-    return position_json(agents.position(application.uow(), agent_id=_own(caller)))
+    return position_json(agents.position(application.uow(), agent_id=own_agent(caller)))
 
 
 @router.post("/agent/sales", status_code=201, summary="Sell a top-up or a bundle for a customer's number")
 def sell(
     request: Request, body: NewSale, application: AppDep, caller: AgentDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    agent_id = _own(caller)
+    agent_id = own_agent(caller)
 
     def operation(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
         product = body.product
@@ -236,7 +236,7 @@ def own_statement(
     created_to: Annotated[datetime | None, Query(alias="to")] = None,
     format: ReportFormat = "json",
 ) -> Response:
-    return _statement(application, _own(caller), created_from, created_to, format)
+    return _statement(application, own_agent(caller), created_from, created_to, format)
 
 
 @router.get("/agent/daily-report", summary="The calling agent's end-of-day report (JSON, CSV or PDF)")
@@ -247,7 +247,7 @@ def own_daily_report(
     format: ReportFormat = "json",
     language: Language = "az",
 ) -> Response:
-    return _daily(application, _own(caller), day, format, language)
+    return _daily(application, own_agent(caller), day, format, language)
 
 
 # --- shapes ------------------------------------------------------------------------------------------------------
@@ -319,17 +319,12 @@ def user_json(user: AgentUser) -> dict[str, Any]:
     }
 
 
-def _own(caller: ApiKeyRecord) -> str:
-    assert caller.agent_id is not None  # an agent key always names its agent (api_keys.create_api_key)
-    return caller.agent_id
-
-
 def _statement(
     application: AppDep, agent_id: str, created_from: datetime | None, created_to: datetime | None, format: str
 ) -> Response:
     found = agents.statement(application.uow(), agent_id=agent_id, created_from=created_from, created_to=created_to)
     if format == "csv":
-        return _download(statement_csv(found).encode(), "text/csv; charset=utf-8", f"statement-{agent_id}.csv")
+        return download(statement_csv(found).encode(), "text/csv; charset=utf-8", f"statement-{agent_id}.csv")
     return _json({"items": [movement_json(m) for m in found]})
 
 
@@ -338,9 +333,9 @@ def _daily(application: AppDep, agent_id: str, day: date | None, format: str, la
     report = agent_reports.daily_report(application.uow(), agent_id=agent_id, day=day)
     name = f"day-{agent_id}-{day.isoformat()}"
     if format == "csv":
-        return _download(daily_report_csv(report).encode(), "text/csv; charset=utf-8", f"{name}.csv")
+        return download(daily_report_csv(report).encode(), "text/csv; charset=utf-8", f"{name}.csv")
     if format == "pdf":
-        return _download(daily_report_pdf(report, language=language), "application/pdf", f"{name}.pdf")
+        return download(daily_report_pdf(report, language=language), "application/pdf", f"{name}.pdf")
     return _json(
         {
             "agent_id": agent_id,
@@ -361,12 +356,6 @@ def _daily(application: AppDep, agent_id: str, day: date | None, format: str, la
             },
             "movements": [movement_json(m) for m in report.movements],
         }
-    )
-
-
-def _download(content: bytes, media_type: str, filename: str) -> Response:
-    return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
 
 

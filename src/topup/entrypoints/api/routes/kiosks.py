@@ -11,10 +11,9 @@ from topup.domain.errors import IdempotencyKeyMissing, InvalidInput
 from topup.domain.kiosks import Collection, KioskPayment
 from topup.domain.money import parse_amount
 from topup.entrypoints.api import serialise
-from topup.entrypoints.api.deps import AdminDep, AppDep, KioskDep
+from topup.entrypoints.api.deps import AdminDep, AppDep, KioskDep, own_agent
 from topup.entrypoints.api.schemas import KioskPaymentInput, KioskQuoteInput, NewCollection
 from topup.services import kiosks
-from topup.services.ports import ApiKeyRecord
 
 router = APIRouter(tags=["kiosks"])
 
@@ -22,7 +21,7 @@ router = APIRouter(tags=["kiosks"])
 @router.post("/kiosk/quotes", summary="Before the customer confirms: the operator, the fee and what the line gets")
 def quote(body: KioskQuoteInput, application: AppDep, caller: KioskDep) -> dict[str, Any]:
     found = kiosks.quote(
-        application.uow(), kiosk_id=_own(caller), number=body.msisdn, inserted_qepik=parse_amount(body.inserted)
+        application.uow(), kiosk_id=own_agent(caller), number=body.msisdn, inserted_qepik=parse_amount(body.inserted)
     )
     with application.uow() as uow:
         rules = uow.catalogue.current().operator(found.operator).topup
@@ -61,7 +60,7 @@ def forward(
         application.uow(),
         application.clock,
         application.codes,
-        kiosk_id=_own(caller),
+        kiosk_id=own_agent(caller),
         local_id=body.local_id,
         number=body.msisdn,
         banknotes=body.banknotes,
@@ -73,7 +72,7 @@ def forward(
 
 @router.get("/kiosk/encashment", summary="What the kiosk's box should hold now")
 def own_box(application: AppDep, caller: KioskDep) -> dict[str, Any]:
-    return _box(application, _own(caller))
+    return _box(application, own_agent(caller))
 
 
 @router.get("/kiosks/{kiosk_id}/encashment", summary="What a kiosk's box should hold now (staff)")
@@ -152,8 +151,3 @@ def _box(application: AppDep, kiosk_id: str) -> dict[str, Any]:
             for p in found.refused
         ],
     }
-
-
-def _own(caller: ApiKeyRecord) -> str:
-    assert caller.agent_id is not None  # a kiosk key always names its kiosk (api_keys.create_api_key)
-    return caller.agent_id

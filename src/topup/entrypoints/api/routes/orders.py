@@ -11,13 +11,12 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from topup.bootstrap import Application
-from topup.domain.access import Role
 from topup.domain.errors import InvalidInput
 from topup.domain.money import parse_amount
 from topup.domain.orders import Order, OrderState, PaymentMethod
 from topup.domain.quotes import ProductType
 from topup.entrypoints.api import pages, serialise
-from topup.entrypoints.api.deps import AdminDep, AppDep, CallerDep, IdempotencyKey
+from topup.entrypoints.api.deps import AdminDep, AppDep, CallerDep, IdempotencyKey, scope_of
 from topup.entrypoints.api.idempotent import respond_once, respond_saga_once
 from topup.entrypoints.api.schemas import (
     CardPaymentInput,
@@ -32,11 +31,6 @@ from topup.services.payments import CardDetails
 from topup.services.ports import ApiKeyRecord, UnitOfWork
 
 router = APIRouter(tags=["orders"])
-
-
-def _scope(caller: ApiKeyRecord) -> str | None:
-    """Staff see every order; an integrator sees its own."""
-    return None if caller.role == Role.ADMIN else caller.id
 
 
 @router.post(
@@ -105,7 +99,7 @@ def _place(application: Application, caller: ApiKeyRecord, body: NewOrder, order
         return orders.place_card_order(uow, saga, wanted, card=details, return_url=addresses.return_url)
     if isinstance(payment, SavedCardPaymentInput):
         return orders.place_saved_card_order(
-            uow, saga, wanted, payment_method_id=payment.payment_method_id, card_scope=_scope(caller)
+            uow, saga, wanted, payment_method_id=payment.payment_method_id, card_scope=scope_of(caller)
         )
     if isinstance(payment, WalletPaymentInput) and payment.token is not None:
         if payment.wallet != "googlepay":
@@ -119,7 +113,7 @@ def _place(application: Application, caller: ApiKeyRecord, body: NewOrder, order
 
 @router.get("/orders/{order_id}", summary="An order: status, payment (brand and last four), delivery, receipt")
 def get_order(order_id: str, application: AppDep, caller: CallerDep) -> dict[str, Any]:
-    order = orders.get_order(application.uow(), order_id=order_id, scope=_scope(caller))
+    order = orders.get_order(application.uow(), order_id=order_id, scope=scope_of(caller))
     return serialise.order(order, base_url=application.settings.public_base_url)
 
 
@@ -135,7 +129,7 @@ def list_orders(
 ) -> dict[str, Any]:
     found = orders.list_orders(
         application.uow(),
-        scope=_scope(caller),
+        scope=scope_of(caller),
         number=msisdn,
         state=status,
         created_from=created_from,
@@ -150,7 +144,7 @@ def cancel_order(
     order_id: str, request: Request, application: AppDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
     def operation(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
-        order = orders.cancel(uow, application.saga, order_id=order_id, scope=_scope(caller))
+        order = orders.cancel(uow, application.saga, order_id=order_id, scope=scope_of(caller))
         return 200, serialise.order(order, base_url=application.settings.public_base_url)
 
     return respond_once(request, application, caller, idempotency_key, "", operation)

@@ -12,11 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from topup.config import Environment
-from topup.domain.access import Role
 from topup.domain.auto_recharge import RuleKind
 from topup.domain.money import parse_amount
 from topup.entrypoints.api import serialise
-from topup.entrypoints.api.deps import AppDep, CallerDep, IdempotencyKey
+from topup.entrypoints.api.deps import AppDep, CallerDep, IdempotencyKey, scope_of
 from topup.entrypoints.api.idempotent import respond_saga_once
 from topup.entrypoints.api.schemas import (
     NewSavedCard,
@@ -26,16 +25,8 @@ from topup.entrypoints.api.schemas import (
 )
 from topup.services import auto_recharge, notifications, payment_methods
 from topup.services.payments import CardDetails
-from topup.services.ports import ApiKeyRecord
 
 router = APIRouter(tags=["saved cards, auto-recharge and notification settings"])
-
-
-def _scope(caller: ApiKeyRecord) -> str | None:
-    return None if caller.role == Role.ADMIN else caller.id
-
-
-# --- saved cards ------------------------------------------------------------------------------------------------
 
 
 @router.post(
@@ -83,7 +74,7 @@ def save_card(
 
 @router.get("/lines/{msisdn}/payment-methods", summary="The line's saved cards")
 def list_cards(msisdn: str, application: AppDep, caller: CallerDep) -> dict[str, Any]:
-    found = payment_methods.list_cards(application.uow(), number=msisdn, scope=_scope(caller))
+    found = payment_methods.list_cards(application.uow(), number=msisdn, scope=scope_of(caller))
     return {"items": [serialise.saved_card(card) for card in found]}
 
 
@@ -93,7 +84,7 @@ def list_cards(msisdn: str, application: AppDep, caller: CallerDep) -> dict[str,
 )
 def remove_card(msisdn: str, method_id: str, application: AppDep, caller: CallerDep) -> dict[str, Any]:
     card = payment_methods.remove_card(
-        application.uow(), application.saga, number=msisdn, method_id=method_id, scope=_scope(caller)
+        application.uow(), application.saga, number=msisdn, method_id=method_id, scope=scope_of(caller)
     )
     return {"id": card.id, "removed": True}
 
@@ -103,7 +94,7 @@ def remove_card(msisdn: str, method_id: str, application: AppDep, caller: Caller
 
 @router.get("/lines/{msisdn}/auto-recharge", summary="The line's auto-recharge rules and how they ran")
 def list_rules(msisdn: str, application: AppDep, caller: CallerDep) -> dict[str, Any]:
-    views = auto_recharge.rules_of(application.uow(), application.saga, number=msisdn, scope=_scope(caller))
+    views = auto_recharge.rules_of(application.uow(), application.saga, number=msisdn, scope=scope_of(caller))
     return {"items": [serialise.auto_recharge(view) for view in views]}
 
 
@@ -116,7 +107,7 @@ def set_threshold(msisdn: str, body: ThresholdRuleInput, application: AppDep, ca
         application.uow(),
         application.saga,
         scope=caller.id,
-        card_scope=_scope(caller),
+        card_scope=scope_of(caller),
         number=msisdn,
         threshold_qepik=parse_amount(body.threshold),
         amount_qepik=parse_amount(body.amount),
@@ -135,7 +126,7 @@ def set_schedule(msisdn: str, body: ScheduleRuleInput, application: AppDep, call
         application.uow(),
         application.saga,
         scope=caller.id,
-        card_scope=_scope(caller),
+        card_scope=scope_of(caller),
         number=msisdn,
         day_of_month=body.day_of_month,
         amount_qepik=parse_amount(body.amount),
@@ -146,7 +137,7 @@ def set_schedule(msisdn: str, body: ScheduleRuleInput, application: AppDep, call
 
 @router.delete("/lines/{msisdn}/auto-recharge/{kind}", summary="Turn a rule off (threshold or schedule)")
 def remove_rule(msisdn: str, kind: RuleKind, application: AppDep, caller: CallerDep) -> dict[str, Any]:
-    auto_recharge.remove(application.uow(), application.saga, number=msisdn, kind=kind, scope=_scope(caller))
+    auto_recharge.remove(application.uow(), application.saga, number=msisdn, kind=kind, scope=scope_of(caller))
     return {"kind": kind.value, "removed": True}
 
 
