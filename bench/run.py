@@ -1,12 +1,12 @@
 """`make bench`: top-up throughput and latency with ratios against baselines measured in the same run.
 
-    .venv/bin/python -m bench.run            # the default run (~5 minutes on 2 cores)
-    .venv/bin/python -m bench.run --quick    # a smoke run (~100 seconds)
+    .venv/bin/python -m bench.run            # the default run (~10 minutes on 2 cores)
+    .venv/bin/python -m bench.run --quick    # a smoke run (~3 minutes)
     .venv/bin/python -m bench.run --help     # every knob; each also reads a TOPUP_BENCH_* variable
 
 Sections: PostgreSQL (pgbench baseline, HTTP API, card orders through the HTTP API, charging sessions through the
-HTTP API, service layer, growth from 10k to 1M lines) and SQLite (service layer vs raw sqlite3). Results go to
-stdout and to bench/results/latest.json.
+HTTP API, service layer, growth from 10k to 1M lines, the bundle-expiry job at 10k and 1M lines) and SQLite
+(service layer vs raw sqlite3). Results go to stdout and to bench/results/latest.json.
 """
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ from typing import Any
 from bench import pg
 from bench.api import PROJECT_ROOT, run_http
 from bench.charging import run_charging
+from bench.lifecycle import (
+    check_sizes,
+    job_cpu_ms_per_bundle,
+    job_pages_per_bundle,
+    run_few_lines,
+    run_many_lines,
+)
 from bench.orders import run_orders
 from bench.provision import number_for, provision_pg
 from bench.report import RESULTS_DIR, Row, format_table, write_json
@@ -34,8 +41,8 @@ from bench.server import run_cli
 from bench.service_load import run_processes, run_threads
 from bench.sqlite import CATALOGUE_PATH, run_sqlite
 
-SECTIONS = ("pgbench", "http", "orders", "charging", "service", "scale", "sqlite")
-PG_SECTIONS = ("pgbench", "http", "orders", "charging", "service", "scale")
+SECTIONS = ("pgbench", "http", "orders", "charging", "service", "scale", "lifecycle", "sqlite")
+PG_SECTIONS = ("pgbench", "http", "orders", "charging", "service", "scale", "lifecycle")
 ENV_PREFIX = "TOPUP_BENCH_"
 HTTP_P99_MS_MAX = 50.0
 ORDERS_TO_HTTP_RATIO_MIN = 0.5  # issue 3: orders/s at least half the plain HTTP top-ups/s of the same run
@@ -59,6 +66,8 @@ class Config:
     scale_lines: int = 1_000_000
     scale_seconds: float = 20.0
     lookups: int = 2000
+    lifecycle_bundles: int = 100_000  # expired at --lines and again at --scale-lines
+    lifecycle_fewer_bundles: int = 10_000  # expired at --scale-lines too: the time should follow the bundles
     sqlite_lines: int = 10_000
     sqlite_seconds: float = 20.0
     sections: list[str] = field(default_factory=lambda: list(SECTIONS))
@@ -78,6 +87,8 @@ class Config:
             scale_lines=100_000,
             scale_seconds=6.0,
             lookups=500,
+            lifecycle_bundles=10_000,
+            lifecycle_fewer_bundles=1000,
             sqlite_lines=2000,
             sqlite_seconds=5.0,
         )
@@ -118,6 +129,14 @@ def _parse_config(argv: list[str] | None) -> Config:
     config.sections = sections
     if config.scale_lines <= config.lines:
         parser.error("--scale-lines must be larger than --lines")
+    if "lifecycle" in sections:
+        wrong = check_sizes(
+            small_lines=config.lines,
+            bundles=config.lifecycle_bundles,
+            fewer_bundles=config.lifecycle_fewer_bundles,
+        )
+        if wrong:
+            parser.error(wrong)
     return config
 
 
@@ -334,6 +353,33 @@ class Run:
             )
         return result
 
+    def lifecycle_few_lines(self) -> dict[str, Any]:
+        config = self.config
+        self.say(f"lifecycle: bundle expiry at {config.lines:,} lines, then at {config.scale_lines:,}")
+        return run_few_lines(self.target, line_count=config.lines, bundles=config.lifecycle_bundles, say=self.say)
+
+    def lifecycle_many_lines(self) -> dict[str, Any]:
+        config = self.config
+        self.say(f"lifecycle: bundle expiry at {config.scale_lines:,} lines")
+        result = run_many_lines(
+            self.target,
+            self.results["sections"].get("lifecycle", {}),
+            line_count=config.scale_lines,
+            bundles=config.lifecycle_bundles,
+            fewer_bundles=config.lifecycle_fewer_bundles,
+            say=self.say,
+        )
+        ratios = (
+            ("lines_ratio", "wall time, more lines / fewer"),
+            ("cpu_lines_ratio", "CPU per bundle, more lines / fewer"),
+            ("pages_lines_ratio", "pages read per bundle, more lines / fewer"),
+            ("bundles_ratio", "wall time, more bundles / fewer"),
+        )
+        for name, label in ratios:
+            if result[name] is not None:
+                self.say(f"  expiry {label}: {result[name]:.2f}×")
+        return result
+
     # -- SQLite --------------------------------------------------------------------------------------------
 
     def sqlite(self) -> dict[str, Any]:
@@ -415,9 +461,15 @@ class Run:
         service = self.section("service", self.service) if "service" in config.sections else None
         if "pgbench" in config.sections and first is not None:
             self.section("pgbench_second", lambda: self.pgbench("run 2"))
+        # The expiry job at few lines has to run before the scale section adds lines; the rest after it, on
+        # the lines it added (so a million lines are provisioned once).
+        if "lifecycle" in config.sections:
+            self.section("lifecycle", self.lifecycle_few_lines)
         if "scale" in config.sections:
             mode = service["best"] if service else "processes"
             self.section("scale", lambda: self.scale(mode))
+        if "lifecycle" in config.sections:
+            self.section("lifecycle", self.lifecycle_many_lines)
 
 
 def _code_version() -> dict[str, Any]:
@@ -568,6 +620,8 @@ def summary_rows(results: dict[str, Any]) -> list[Row]:
                     higher_is_better=False,
                 )
             )
+    if "lifecycle" in sections:
+        rows += _lifecycle_rows(sections["lifecycle"]["phases"])
     if "sqlite" in sections:
         sqlite = sections["sqlite"]
         rows.append(
@@ -579,6 +633,61 @@ def summary_rows(results: dict[str, Any]) -> list[Row]:
                 "raw sqlite3",
             )
         )
+    return rows
+
+
+def _lifecycle_rows(phases: dict[str, Any]) -> list[Row]:
+    """Bundles expired per second in each phase, the wall time against more lines and against more bundles,
+    and the phases whose checks failed."""
+    rows = [
+        Row(
+            f"bundles expired/s, {phase['bundles']:,} at {phase['line_count']:,} lines",
+            phase["job"]["bundles_per_second"],
+            "/s",
+        )
+        for phase in phases.values()
+    ]
+    few, many, fewer = (phases.get(name) for name in ("few_lines", "many_lines", "many_lines_fewer_bundles"))
+    for measured, baseline, against, baseline_name in (
+        (many, few, "fewer lines", "at {line_count:,} lines"),  # expected near 1.0×: lines must not matter
+        (many, fewer, "fewer bundles", "{bundles:,} bundles"),  # expected near the ratio of the bundles
+    ):
+        if measured is None:
+            continue
+        rows.append(
+            Row(
+                f"expiry wall time, {measured['bundles']:,} at {measured['line_count']:,} lines (vs {against})",
+                measured["job"]["seconds"],
+                "s",
+                baseline["job"]["seconds"] if baseline else None,
+                baseline_name.format(**baseline) if baseline else "",
+                higher_is_better=False,
+            )
+        )
+    if few is not None and many is not None:  # CPU is steadier than wall time on a busy machine
+        rows.append(
+            Row(
+                f"expiry CPU per bundle (job + PostgreSQL), {many['bundles']:,} at {many['line_count']:,} lines",
+                job_cpu_ms_per_bundle(many),
+                "ms",
+                job_cpu_ms_per_bundle(few),
+                f"at {few['line_count']:,} lines",
+                higher_is_better=False,
+            )
+        )
+        rows.append(
+            Row(
+                f"expiry pages read per bundle (shared buffers or not), {many['bundles']:,} at "
+                f"{many['line_count']:,} lines",
+                job_pages_per_bundle(many),
+                "",
+                job_pages_per_bundle(few),
+                f"at {few['line_count']:,} lines",
+                higher_is_better=False,
+            )
+        )
+    failed = sum(1 for phase in phases.values() if not phase["checks"]["ok"])
+    rows.append(Row(f"expiry phases whose checks failed, of {len(phases)}", failed, ""))
     return rows
 
 
@@ -602,6 +711,9 @@ def _cpu_lines(sections: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict
             part = sections["scale"][size]
             label = f"service top-up, {part['line_count']:,} lines"
             found.append((label, *_cpu_of(part["top_ups"], "top_up")))
+    for phase in sections.get("lifecycle", {}).get("phases", {}).values():
+        label = f"bundle expired, {phase['bundles']:,} at {phase['line_count']:,} lines"
+        found.append((label, *_cpu_of(phase["job"], "bundle")))
     if "sqlite" in sections:
         found.append(("SQLite service top-up, 1 writer", *_cpu_of(sections["sqlite"]["service"], "top_up")))
     return found
