@@ -290,3 +290,45 @@ def test_the_ussd_gateways_callback_answers_menus_as_text(application: Applicati
     assert balance.text.startswith("END Balance: 7.00 AZN\n")
     assert (injected.status_code, injected.json()["error"]["code"]) == (422, "invalid_input")
     assert topup.status_code == 403
+
+
+def test_an_agent_activates_and_checks_only_the_cards_handed_to_it(
+    application: Application, client: TestClient, till: TestClient, shop: dict[str, Any]
+) -> None:
+    other = register(client, licence="SH-0099")
+    _, cards = vouchers.generate(
+        application.uow(), application.vouchers, operator="azercell", nominal_qepik=500, count=2, actor="test"
+    )
+    mine, theirs = cards
+    client.post("/v1/vouchers/distribute", json={"serials": [mine.serial], "agent_id": shop["id"]})
+    client.post("/v1/vouchers/distribute", json={"serials": [theirs.serial], "agent_id": other["id"]})
+
+    activated = till.post("/v1/agent/vouchers/activate", json={"serials": [mine.serial, theirs.serial]})
+    own = till.get(f"/v1/agent/vouchers/{mine.serial}")
+    foreign = till.get(f"/v1/agent/vouchers/{theirs.serial}")
+
+    assert activated.json() == {"moved": 1, "state": "active"}
+    assert (own.status_code, own.json()["state"]) == (200, "active")
+    assert (foreign.status_code, foreign.json()["error"]["code"]) == (404, "voucher_not_found")
+    assert client.get(f"/v1/vouchers/{theirs.serial}").json()["state"] == "distributed"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/v1/agents/nosuchagent", None),
+        ("post", "/v1/agents/nosuchagent/deposits", {"amount": "5.00"}),
+        ("put", "/v1/agents/nosuchagent/credit-limit", {"credit_limit": "5.00"}),
+        ("get", "/v1/agents/'%20OR%201=1--/statement", None),
+        ("get", "/v1/kiosks/nosuchkiosk/encashment", None),
+    ],
+)
+def test_unknown_agents_and_kiosks_are_not_found_and_nothing_changes(
+    application: Application, client: TestClient, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    before = snapshot(application)
+
+    response = getattr(client, method)(path, **({"json": body, "headers": key()} if body else {}))
+
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "agent_not_found")
+    assert snapshot(application) == before

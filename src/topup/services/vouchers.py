@@ -199,12 +199,13 @@ def serials_of_batch(uow: UnitOfWork, *, batch_id: str, state: VoucherState | No
         return uow.vouchers.serials_in(batch_id, state=state, limit=MOVE_MAX)
 
 
-def status(uow: UnitOfWork, *, serial: str) -> tuple[Voucher, list[VoucherEvent]]:
-    """A card's state by its serial, with its history (never its PIN)."""
+def status(uow: UnitOfWork, *, serial: str, agent_id: str | None = None) -> tuple[Voucher, list[VoucherEvent]]:
+    """A card's state by its serial, with its history (never its PIN). For an agent (`agent_id`), only the cards
+    handed to it exist."""
     serial = check_serial(serial)
     with uow:
         voucher = uow.vouchers.get(serial)
-        if voucher is None:
+        if voucher is None or agent_id not in (None, voucher.agent_id):
             raise VoucherNotFound("There is no card with this serial.", serial=serial)
         return voucher, uow.vouchers.events(serial)
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from topup.domain.errors import InvalidInput
 from topup.domain.vouchers import Voucher, VoucherEvent, VoucherState
 from topup.entrypoints.api import serialise
-from topup.entrypoints.api.deps import AdminDep, AppDep, CallerDep, IdempotencyKey
+from topup.entrypoints.api.deps import AdminDep, AgentDep, AppDep, CallerDep, IdempotencyKey, own_agent
 from topup.entrypoints.api.idempotent import respond_saga_once
 from topup.entrypoints.api.schemas import VoucherRedemption, VoucherSerials
 from topup.services import vouchers
@@ -90,6 +90,21 @@ def void(body: VoucherSerials, application: AppDep, caller: AdminDep) -> dict[st
         reason=body.reason or "voided by staff",
     )
     return {"moved": len(moved), "state": "void"}
+
+
+@router.get("/agent/vouchers/{serial}", summary="A card handed to the calling agent, by its serial (agent key)")
+def agent_status(serial: str, application: AppDep, caller: AgentDep) -> dict[str, Any]:
+    voucher, events = vouchers.status(application.uow(), serial=serial, agent_id=own_agent(caller))
+    return voucher_json(voucher, events)
+
+
+@router.post("/agent/vouchers/activate", summary="Put cards handed to the calling agent on sale (agent key)")
+def agent_activate(body: VoucherSerials, application: AppDep, caller: AgentDep) -> dict[str, Any]:
+    agent_id = own_agent(caller)
+    moved = vouchers.activate(
+        application.uow(), application.clock, serials=body.serials, actor=f"agent:{caller.name}", agent_id=agent_id
+    )
+    return {"moved": len(moved), "state": "active"}
 
 
 def voucher_json(voucher: Voucher, events: list[VoucherEvent]) -> dict[str, Any]:
