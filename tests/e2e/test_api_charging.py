@@ -342,7 +342,9 @@ def test_past_the_bundle_the_rest_comes_from_the_main_balance(client: TestClient
     assert audit_ok(application)
 
 
-def test_roaming_uses_roaming_bundles_first_and_never_home_bundles(client: TestClient, application: Application) -> None:
+def test_roaming_uses_roaming_bundles_first_and_never_home_bundles(
+    client: TestClient, application: Application
+) -> None:
     bakcell = make_line(application, prefix="55", balance_qepik=5000).msisdn.e164  # no roaming prices in the sample
     buy(application, bakcell, "bakcell-5gb-30d")
     before = snapshot(application)

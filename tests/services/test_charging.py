@@ -91,7 +91,6 @@ def test_roaming_without_roaming_prices_uses_only_roaming_bundles(application: A
     assert snapshot(application) == before
 
 
-
 def test_roaming_uses_roaming_bundles_then_the_roaming_tariff_never_home_bundles(application: Application) -> None:
     line = make_line(application, balance_qepik=1000)
     number = line.msisdn.e164
