@@ -276,8 +276,9 @@ def _end(
         reserved_units = ledger.system_account(RESERVED_ACCOUNT.format(operator=operator, unit=unit), unit)
         used_units = ledger.system_account(USED_ACCOUNT.format(operator=operator, unit=unit), unit)
         transfers += [Transfer(reserved_units, used_units, hold.units, unit) for hold in settlement.bucket_used]
-        # Units go back to their bucket, unless it expired meanwhile: then they expire with it.
-        live = {view.bucket.account_id for view in ledger.buckets(line.msisdn, now=now)}
+        # Units go back to their bucket, unless it expired meanwhile: then they expire with it. A bucket whose
+        # every unit this session held stands at zero now, and is live all the same (include_empty).
+        live = {view.bucket.account_id for view in ledger.buckets(line.msisdn, now=now, include_empty=True)}
         expired = ledger.system_account(EXPIRED_ACCOUNT.format(operator=operator, unit=unit), unit)
         transfers += [
             Transfer(reserved_units, h.account_id if h.account_id in live else expired, h.units, unit)
