@@ -544,3 +544,35 @@ def test_a_postpaid_line_has_no_auto_recharge(application: Application, saga: or
 
     with pytest.raises(LineNotPrepaid):
         threshold_rule(application, saga, number, card)
+
+
+@pytest.mark.postgres
+def test_workers_running_the_job_at_once_make_one_order_per_due_rule(postgres_url: str, clock: FixedClock) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from tests.conftest import make_application
+
+    application = make_application(postgres_url, clock)
+    try:
+        acquirer = ScriptedAcquirer()
+        saga = replace(application.saga, acquirer=acquirer)
+        numbers = [make_line(application, balance_qepik=100).msisdn.e164 for _ in range(6)]
+        for number in numbers:
+            threshold_rule(application, saga, number, save(application, saga, number))
+        workers = 4
+        barrier = Barrier(workers)
+
+        def work(_: int) -> int:
+            barrier.wait()
+            return auto_recharge.run_due(application.uow(), saga)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(work, range(workers)))
+
+        assert [len(runs(application, number)) for number in numbers] == [1] * 6
+        assert all(r.state is OrderState.FULFILLED for n in numbers for r in runs(application, n))
+        assert acquirer.calls.count("authorise_saved") == 6
+        assert ledger.audit_ledger(application.uow()).ok
+    finally:
+        application.close()
