@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint format types contracts bench lock clean
+.PHONY: help install run test check lint format types contracts bench lock messages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ contracts: $(STAMP) ## import-linter: the layers' arrows point inward
 
 bench: $(STAMP) ## Benchmarks with ratios against pgbench and raw sqlite3 measured in the same run
 	$(BIN)/python -m bench.run
+
+messages: $(STAMP) ## Update the portal's four .po catalogues from its code and templates (then translate the new ones)
+	$(BIN)/python -m topup.entrypoints.web.catalogue
 
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs network to PyPI)
 	$(PYTHON) -m venv /tmp/topup-lock-venv && /tmp/topup-lock-venv/bin/pip install --quiet uv

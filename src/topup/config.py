@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     catalogue_recheck_seconds: float = Field(default=2.0, ge=0, le=300)
     api_key_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     public_base_url: str = "http://127.0.0.1:8000"
+    # The portal's cookies are Secure: browsers send them only over HTTPS (and to http://127.0.0.1 and
+    # localhost, which they count as secure). False only behind a plain-HTTP address other than those.
+    cookie_secure: bool = True
     # The card acquirer. By default the sandbox that ships in the product, served by the same server under
     # /sandbox/card (see README: magic cards); point these at a real acquirer's endpoint in production.
     card_acquirer_url: str | None = None

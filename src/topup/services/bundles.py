@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from topup.domain.calendar import baku_date
 from topup.domain.catalogue import Bundle
+from topup.domain.errors import InvalidInput
 from topup.domain.history import TransactionRecord
 from topup.domain.ledger import AccountKind, TransactionKind, Transfer, Unit, check_posting
 from topup.domain.numbers import parse_msisdn
@@ -24,6 +26,41 @@ def list_bundles(uow: UnitOfWork, *, operator: str) -> list[Bundle]:
         return sorted(
             uow.catalogue.current().operator(operator).bundles.values(), key=lambda b: (b.price_qepik, b.code)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class BundleFilter:
+    """What a subscriber asks of a bundle; None: any. Each bound is inclusive."""
+
+    data_kb_min: int | None = None
+    voice_seconds_min: int | None = None
+    price_qepik_max: int | None = None
+    validity_days_min: int | None = None
+    validity_days_max: int | None = None
+
+    def accepts(self, bundle: Bundle) -> bool:
+        return (
+            (self.data_kb_min is None or bundle.data_kb >= self.data_kb_min)
+            and (self.voice_seconds_min is None or bundle.voice_seconds >= self.voice_seconds_min)
+            and (self.price_qepik_max is None or bundle.price_qepik <= self.price_qepik_max)
+            and (self.validity_days_min is None or bundle.validity_days >= self.validity_days_min)
+            and (self.validity_days_max is None or bundle.validity_days <= self.validity_days_max)
+        )
+
+
+BUNDLE_SORTS = ("price", "data", "validity")
+
+
+def find_bundles(uow: UnitOfWork, *, operator: str, wanted: BundleFilter, sort: str = "price") -> list[Bundle]:
+    """The operator's bundles that meet `wanted`, cheapest first (or most data, or longest validity first)."""
+    if sort not in BUNDLE_SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(BUNDLE_SORTS)}.", field="sort")
+    found = [bundle for bundle in list_bundles(uow, operator=operator) if wanted.accepts(bundle)]
+    if sort == "data":
+        return sorted(found, key=lambda b: (-b.data_kb, b.price_qepik, b.code))
+    if sort == "validity":
+        return sorted(found, key=lambda b: (-b.validity_days, b.price_qepik, b.code))
+    return found
 
 
 def buy_bundle(

@@ -121,3 +121,12 @@ def verify_receipt(uow: UnitOfWork, *, code: str) -> TransactionRecord:
     if record is None:
         raise ReceiptNotFound("No receipt has this verification code: it is not genuine, or mistyped.")
     return record
+
+
+def receipt_for(uow: UnitOfWork, *, transaction_id: str, msisdn: str, order_scope: str) -> Receipt:
+    """A receipt a subscriber may see: a transaction of their own line, or one an order of theirs delivered
+    (a top-up they paid for another number). Anything else does not exist for them."""
+    found = receipt(uow, transaction_id=transaction_id)
+    if found.record.msisdn == msisdn or (found.order is not None and found.order.scope == order_scope):
+        return found
+    raise TransactionNotFound("There is no transaction with this id.", transaction_id=transaction_id[:64])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from topup.domain.catalogue import Operator
-from topup.domain.errors import OperatorNotSupported, PortNotFound
+from topup.domain.errors import DomainError, OperatorNotSupported, PortNotFound
 from topup.domain.numbers import Msisdn, operator_by_prefix, parse_msisdn
 from topup.services.ports import Clock, UnitOfWork
 
@@ -81,3 +81,27 @@ def list_ports(uow: UnitOfWork, *, limit: int = PORTS_LISTED_MAX) -> list[tuple[
     """Ported numbers, by number."""
     with uow:
         return uow.ports.list(limit=min(limit, PORTS_LISTED_MAX))
+
+
+class WrongOperator(DomainError):
+    """The caller named an operator that does not serve the number now (DOMAIN.md: a distinct error, since
+    portability means a prefix does not tell the operator)."""
+
+    code = "wrong_operator"
+
+
+def check_operator(uow: UnitOfWork, *, number: str, operator: str) -> NumberInfo:
+    """The number, if `operator` is the one that serves it now; `wrong_operator` (naming the right one)
+    otherwise. A visitor who knows the number was ported picks the operator; we hold them to our records."""
+    info = look_up(uow, number)
+    if operator != info.operator:
+        with uow:
+            name = uow.catalogue.current().operator(info.operator).name
+        raise WrongOperator(
+            f"This number is served by {name}.",
+            operator=info.operator,
+            operator_name=name,
+            chosen=operator[:40],
+            ported=info.ported,
+        )
+    return info

@@ -1,4 +1,4 @@
-"""The FastAPI application: the JSON API under /v1 (the portal will live under /)."""
+"""The FastAPI application: the JSON API under /v1 and the self-service portal under /."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 from sqlalchemy import text
 
 from topup.adapters.payments.sandbox_acquirer import create_sandbox_acquirer
@@ -40,6 +39,7 @@ from topup.entrypoints.api.routes import (
     webhooks,
 )
 from topup.entrypoints.pos import routes as pos_routes
+from topup.entrypoints.web import install_portal
 from topup.entrypoints.worker import start_in_thread
 
 SANDBOX_PATH = "/sandbox/card"  # the fake card acquirer with its 3-D Secure pages (development only)
@@ -104,10 +104,7 @@ def create_app(application: Application) -> FastAPI:
             connection.execute(text("SELECT 1"))
         return {"status": "ok", "schema_current": application.schema_is_current()}
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    install_portal(app, application)  # the portal takes "/" over; the API's docs stay at /docs
     return app
 
 
@@ -152,7 +149,9 @@ def mount_sandboxes(app: FastAPI, settings: Settings) -> None:
             data_dir / "sandbox-goldenpay.db",
             merchant_name=settings.goldenpay_merchant_name,
             auth_key=settings.goldenpay_auth_key,
-            return_url=f"{settings.public_base_url}/v1/payments/goldenpay/return",
+            # The dashboard's one return address: the portal's, which sends an integrator's customer on to the
+            # API's result page and a portal visitor to theirs (`/v1/payments/goldenpay/return` still works).
+            return_url=f"{settings.public_base_url}/payments/goldenpay/return",
             public_base_url=f"{base}/goldenpay",
         ),
     )
