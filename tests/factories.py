@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 
 from topup.bootstrap import Application
+from topup.domain.agents import AgentKind
 from topup.domain.charging import Service
 from topup.domain.lines import Line, LineStatus, LineType
-from topup.services import bundles, charging, lines, topups
+from topup.services import agents, bundles, charging, lines, topups, vouchers
 
 _suffixes = itertools.count(1000000)
 
@@ -77,3 +78,30 @@ def use_data(application: Application, number: str, used: int) -> dict[str, obje
     return charging.terminate_session(
         application.uow(), application.charging, session_id=str(opened["session_id"]), request_number=1, used=used
     )
+
+
+def cards_on_sale(
+    application: Application,
+    cards: vouchers.Vouchers,
+    *,
+    count: int = 3,
+    operator: str = "azercell",
+    nominal_qepik: int = 500,
+) -> list[vouchers.PrintedCard]:
+    """A printed batch handed to a street vendor and activated: cards a subscriber can redeem."""
+    _, printed = vouchers.generate(
+        application.uow(), cards, operator=operator, nominal_qepik=nominal_qepik, count=count, actor="staff"
+    )
+    vendor = agents.register_agent(
+        application.uow(),
+        application.clock,
+        name="Kiosk at the metro",
+        kind=AgentKind.STREET_VENDOR,
+        licence_number=f"SV-{printed[0].serial}",
+        address="28 May metro",
+        verified=True,
+    )
+    serials = [card.serial for card in printed]
+    vouchers.distribute(application.uow(), application.clock, serials=serials, agent_id=vendor.id, actor="staff")
+    vouchers.activate(application.uow(), application.clock, serials=serials, actor="staff")
+    return printed

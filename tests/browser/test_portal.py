@@ -137,6 +137,7 @@ def test_a_360_pixel_phone(chromium: Any, served: Served) -> None:
 MAIN_PAGES = [
     ("start", "/"),
     ("verify", "/verify"),
+    ("voucher", "/voucher"),
     ("dashboard", "/account"),
     ("bundles", "/account/bundles"),
     ("bundle", "/account/bundles/azercell-25gb-30d"),

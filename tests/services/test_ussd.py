@@ -7,14 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import buy_bundle, make_line
+from tests.factories import buy_bundle, cards_on_sale, make_line
 from topup.adapters.clock import FixedClock
 from topup.adapters.receipt_codes import HmacDigests
 from topup.bootstrap import Application
-from topup.domain.agents import AgentKind
 from topup.domain.errors import InvalidInput
 from topup.domain.ussd import SCREEN_LENGTH_MAX, Screen
-from topup.services import agents, lines, ussd, vouchers
+from topup.services import lines, ussd, vouchers
 
 
 @pytest.fixture
@@ -33,20 +32,7 @@ def dial(
 
 
 def card_on_sale(application: Application, dialogue: ussd.Ussd, operator: str = "azercell") -> str:
-    _, [card] = vouchers.generate(
-        application.uow(), dialogue.vouchers, operator=operator, nominal_qepik=300, count=1, actor="staff"
-    )
-    shop = agents.register_agent(
-        application.uow(),
-        application.clock,
-        name="Shop",
-        kind=AgentKind.SHOP,
-        licence_number=f"SH-{card.serial}",
-        address="Bakı",
-        verified=True,
-    )
-    vouchers.distribute(application.uow(), application.clock, serials=[card.serial], agent_id=shop.id, actor="staff")
-    vouchers.activate(application.uow(), application.clock, serials=[card.serial], actor="staff")
+    [card] = cards_on_sale(application, dialogue.vouchers, count=1, operator=operator, nominal_qepik=300)
     return card.pin
 
 

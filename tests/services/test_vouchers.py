@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.factories import make_line, snapshot
+from tests.factories import cards_on_sale, make_line, snapshot
 from topup.adapters.clock import FixedClock
 from topup.adapters.receipt_codes import HmacDigests
 from topup.adapters.voucher_export import ExportUnreadable, read_export, write_export
 from topup.bootstrap import Application
-from topup.domain.agents import AgentKind
 from topup.domain.errors import AmountOutOfRange, InvalidInput
 from topup.domain.sign_in import TooManyRequests
 from topup.domain.vouchers import (
@@ -24,7 +23,7 @@ from topup.domain.vouchers import (
     VoucherUsed,
     VoucherWrongOperator,
 )
-from topup.services import agents, lines, vouchers
+from topup.services import lines, vouchers
 
 
 @pytest.fixture
@@ -40,20 +39,7 @@ def batch(application: Application, cards: vouchers.Vouchers, *, count: int = 3,
 
 
 def on_sale(application: Application, cards: vouchers.Vouchers, **kwargs: object) -> list[vouchers.PrintedCard]:
-    _, printed = batch(application, cards, **kwargs)  # type: ignore[arg-type]
-    shop = agents.register_agent(
-        application.uow(),
-        application.clock,
-        name="Kiosk at the metro",
-        kind=AgentKind.STREET_VENDOR,
-        licence_number=f"SV-{printed[0].serial}",
-        address="28 May metro",
-        verified=True,
-    )
-    serials = [card.serial for card in printed]
-    vouchers.distribute(application.uow(), application.clock, serials=serials, agent_id=shop.id, actor="staff")
-    vouchers.activate(application.uow(), application.clock, serials=serials, actor="staff")
-    return printed
+    return cards_on_sale(application, cards, **kwargs)  # type: ignore[arg-type]
 
 
 def redeem(application: Application, cards: vouchers.Vouchers, pin: str, number: str, client: str = "api:test"):  # type: ignore[no-untyped-def]

@@ -29,6 +29,7 @@ from topup.entrypoints.web.routes import (
     settings,
     sign_in,
     topup,
+    vouchers,
 )
 from topup.entrypoints.web.visitor import VisitorCookie, is_portal_path
 from topup.entrypoints.web.words import words_of
@@ -41,7 +42,7 @@ def install_portal(app: FastAPI, application: Application) -> None:
     portal = Portal.create(application)
     app.state.portal = portal
     router = APIRouter(include_in_schema=False, dependencies=[Depends(current_session)])
-    for module in (topup, checkout, orders, sign_in, account, bundles, history, settings, public):
+    for module in (topup, checkout, orders, vouchers, sign_in, account, bundles, history, settings, public):
         router.include_router(module.router)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static")

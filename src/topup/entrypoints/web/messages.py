@@ -95,6 +95,14 @@ ERRORS: Mapping[str, str] = {
     "too_many_payment_methods": N_("You can keep at most %(limit)s cards. Remove one first."),
     # auto-recharge and notifications
     "auto_recharge_not_found": N_("This auto-recharge is already off."),
+    # scratch cards
+    "voucher_invalid": N_("This card code is not valid. Check the 13 digits under the silver layer."),
+    "voucher_expired": N_("This card has expired: it can no longer be used."),
+    "voucher_already_redeemed": N_("This card was used already."),
+    "voucher_wrong_operator": N_("This card is for another operator's numbers. Use a card of the number's operator."),
+    "voucher_redemption_locked": N_(
+        "Too many wrong card codes for this number. Card top-ups for it are locked until %(retry_at)s."
+    ),
     # signing in
     "code_expired": N_("This code has expired or was already used. Ask for a new one."),
     "code_invalid": N_("The code has 6 digits."),
@@ -115,6 +123,7 @@ INVALID_FIELDS: Mapping[str, str] = {
     "kind": N_("Please choose from the list."),
     "sort": N_("Please choose from the list."),
     "from/to": N_("Enter a date such as 2026-11-23."),
+    "pin": N_("A card code has 13 digits."),
 }
 GENERIC = N_("Something went wrong. Nothing was charged. Please try again.")
 INVALID_GENERIC = N_("Please check this field.")
@@ -141,7 +150,7 @@ FAILURES: Mapping[str, str] = {
 FAILURE_GENERIC = N_("The payment did not go through. Nothing was charged.")
 
 # Codes of DomainError subclasses that no portal page can meet (staff's and the catalogue's). The other
-# channels' errors (agents, kiosks, vouchers, USSD, charging) come from services the portal never calls.
+# channels' errors (agents, kiosks, USSD, charging) come from services the portal never calls.
 NOT_MET_IN_THE_PORTAL = frozenset(
     {
         "domain_error",
@@ -159,6 +168,8 @@ NOT_MET_IN_THE_PORTAL = frozenset(
         "invalid_rate",
         "refund_not_possible",
         "webhook_not_found",
+        "voucher_not_found",  # a card's status by serial: staff's and agents'
+        "voucher_transition_not_allowed",
     }
 )
 
@@ -187,6 +198,11 @@ FIELDS: Mapping[str, str] = {
     "code_invalid": "code",
     "code_wrong": "code",
     "sign_in_locked": "code",
+    "voucher_invalid": "pin",
+    "voucher_expired": "pin",
+    "voucher_already_redeemed": "pin",
+    "voucher_wrong_operator": "pin",
+    "voucher_redemption_locked": "pin",
     "currency_not_supported_by_method": "method",
     "payment_method_unavailable": "method",
     "unsupported_currency": "currency",

@@ -96,6 +96,12 @@ def subscriber_scope(session: WebSession) -> str:
 ANONYMOUS_SCOPE = "portal"
 
 
+def client_address(request: Request) -> str:
+    """Who is asking, for the per-client rate limits (the peer's address: run behind a proxy that passes it on,
+    e.g. uvicorn's --proxy-headers)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 def idempotency_scope(visitor_id: str, session: WebSession | None) -> str:
     """Whose idempotency keys: a subscriber's, or (signed out) this browser's; at most 32 characters."""
     return subscriber_scope(session) if session is not None else f"v:{visitor_id}"

@@ -64,6 +64,11 @@ class Signer:
         """Opens an order's result page and receipt: handed out only in the links of the order's own pages."""
         return self.sign("order", order_id)
 
+    def receipt_pass(self, transaction_id: str) -> str:
+        """Opens the receipt of a top-up made without an order (a scratch card): handed out only in the redirect
+        that follows it."""
+        return self.sign("receipt", transaction_id)
+
     def quote_reference(self, visitor_id: str, quote_id: str) -> str:
         """A quote's id bound to the visitor who asked for it: another browser's, or a changed one, is not found."""
         return f"{quote_id}.{self.sign('quote', f'{visitor_id}:{quote_id}')}"

@@ -17,7 +17,7 @@ from topup.domain.errors import DomainError
 from topup.domain.numbers import parse_msisdn
 from topup.entrypoints.web.forms import Problems
 from topup.entrypoints.web.messages import REQUIRED
-from topup.entrypoints.web.portal import FormDep, Portal, PortalDep, SessionDep
+from topup.entrypoints.web.portal import FormDep, Portal, PortalDep, SessionDep, client_address
 from topup.entrypoints.web.rendering import redirect
 from topup.entrypoints.web.visitor import SESSION_COOKIE, SESSION_SECONDS, cookie_attributes
 from topup.entrypoints.web.words import words_of
@@ -34,10 +34,6 @@ def safe_next(target: str, *, fallback: str = HOME) -> str:
     if target.startswith("/") and not target.startswith("//") and "\\" not in target and "\n" not in target:
         return target
     return fallback
-
-
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
@@ -57,7 +53,7 @@ def send_code(request: Request, portal: PortalDep, form: FormDep) -> Response:
     application = portal.application
     try:
         sent = sign_in.request_code(
-            application.uow(), application.sign_in, number=number, client_address=_client_address(request)
+            application.uow(), application.sign_in, number=number, client_address=client_address(request)
         )
     except DomainError as error:
         words.add(problems, error, field="number")
@@ -95,7 +91,7 @@ def check_code(request: Request, portal: PortalDep, form: FormDep) -> Response:
     application = portal.application
     try:
         started = sign_in.verify_code(
-            application.uow(), application.sign_in, number=msisdn, code=code, client_address=_client_address(request)
+            application.uow(), application.sign_in, number=msisdn, code=code, client_address=client_address(request)
         )
     except DomainError as error:
         words.add(problems, error, field="code")
