@@ -8,11 +8,18 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, insert, select, update
 
-from topup.adapters.db.handle import ConnectionHandle
+from topup.adapters.db.handle import ConnectionHandle, Write
 from topup.adapters.db.tables import charging_sessions
 from topup.domain.charging import ChargingSession, Hold, Service, SessionState
 
-_INSERT = insert(charging_sessions)
+_COLUMNS = tuple(column.name for column in charging_sessions.c)
+# Opening and ending a session write its row last, and nothing reads it back in that transaction: both are held
+# back for the transaction's next statement (the open's idempotency record, or the commit).
+_INSERT = Write(
+    "charging_sessions",
+    f"INSERT INTO charging_sessions ({', '.join(_COLUMNS)}) VALUES ({', '.join(f':{c}' for c in _COLUMNS)})",  # noqa: S608 - column names only
+    insert(charging_sessions),
+)
 _ONE = select(charging_sessions).where(charging_sessions.c.id == bindparam("session_id"))
 _ONE_FOR_UPDATE = _ONE.with_for_update()
 _MUTABLE = (
@@ -30,10 +37,12 @@ _MUTABLE = (
     "updated_at",
     "expires_at",
 )
-_SAVE = (
+_SAVE = Write(
+    "charging_sessions",
+    f"UPDATE charging_sessions SET {', '.join(f'{c} = :{c}' for c in _MUTABLE)} WHERE id = :saved_id",  # noqa: S608 - column names only
     update(charging_sessions)
     .where(charging_sessions.c.id == bindparam("saved_id"))
-    .values({column: bindparam(column) for column in _MUTABLE})
+    .values({column: bindparam(column) for column in _MUTABLE}),
 )
 
 
@@ -42,7 +51,7 @@ class SqlChargingRepository:
         self._handle = handle
 
     def add(self, session: ChargingSession) -> None:
-        self._handle.connection.execute(_INSERT, _row(session))
+        self._handle.defer(_INSERT, _row(session))
 
     def get(self, session_id: str, *, for_update: bool = False) -> ChargingSession | None:
         row = self._handle.connection.execute(
@@ -52,7 +61,7 @@ class SqlChargingRepository:
 
     def save(self, session: ChargingSession) -> None:
         row = _row(session)
-        self._handle.connection.execute(_SAVE, {"saved_id": session.id, **{key: row[key] for key in _MUTABLE}})
+        self._handle.defer(_SAVE, {"saved_id": session.id, **{key: row[key] for key in _MUTABLE}})
 
     def ended_since(self, msisdn: str, *, since: datetime) -> list[ChargingSession]:
         """The line's sessions that ended since `since` (for its usage per day)."""

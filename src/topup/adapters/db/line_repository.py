@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from topup.adapters.db.handle import ConnectionHandle, dialect_insert
+from topup.adapters.db.handle import ConnectionHandle, Write, dialect_insert
 from topup.adapters.db.tables import accounts, lines, number_ports
 from topup.domain.ledger import AccountState, Unit
 from topup.domain.lines import Line, LineStatus, LineType
@@ -32,10 +32,12 @@ _LINE = (
     .where(lines.c.msisdn == bindparam("msisdn"))
 )
 _LINE_FOR_UPDATE = _LINE.with_for_update()
-_SET_VALID_UNTIL = (
+_SET_VALID_UNTIL = Write(
+    "lines",
+    "UPDATE lines SET valid_until = :new_valid_until, updated_at = :moment WHERE msisdn = :line_msisdn",
     update(lines)
     .where(lines.c.msisdn == bindparam("line_msisdn"))
-    .values(valid_until=bindparam("new_valid_until"), updated_at=bindparam("moment"))
+    .values(valid_until=bindparam("new_valid_until"), updated_at=bindparam("moment")),
 )
 
 
@@ -83,7 +85,8 @@ class SqlLineRepository:
         )
 
     def set_valid_until(self, msisdn: Msisdn, valid_until: date | None, *, now: datetime) -> None:
-        self._handle.connection.execute(
+        """Held back for the transaction's next statement (a top-up's idempotency record, or its commit)."""
+        self._handle.defer(
             _SET_VALID_UNTIL, {"line_msisdn": msisdn.e164, "new_valid_until": valid_until, "moment": now}
         )
 

@@ -7,17 +7,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
-from topup.adapters.db.handle import ConnectionHandle, dialect_insert
+from topup.adapters.db.handle import ConnectionHandle, Write, dialect_insert
 from topup.adapters.db.tables import notification_settings, notifications
 from topup.domain.notifications import Notification, NotificationKind, NotificationSettings
 
-# Every top-up queues one: the statement is built once per dialect (SQLAlchemy reuses its compiled form).
-_QUEUE = {
-    "postgresql": postgresql.insert(notifications).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-    "sqlite": sqlite.insert(notifications).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-}
+# Every top-up queues one, and nothing reads it in that transaction: held back for its next statement.
+_QUEUE = Write(
+    "notifications",
+    "INSERT INTO notifications (id, msisdn, kind, dedupe_key, language, params, created_at) "
+    "VALUES (:id, :msisdn, :kind, :dedupe_key, :language, :params, :created_at) ON CONFLICT (dedupe_key) DO NOTHING",
+    sqlite.insert(notifications).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+)
 
 
 class SqlNotificationRepository:
@@ -26,8 +28,8 @@ class SqlNotificationRepository:
 
     def queue(self, notification: Notification) -> None:
         """Adds it unless one with its de-duplication key exists (the same event told twice)."""
-        self._handle.connection.execute(
-            _QUEUE["postgresql" if self._handle.dialect == "postgresql" else "sqlite"],
+        self._handle.defer(
+            _QUEUE,
             {
                 "id": notification.id,
                 "msisdn": notification.msisdn,
@@ -36,7 +38,6 @@ class SqlNotificationRepository:
                 "language": notification.language,
                 "params": json.dumps(notification.params, sort_keys=True),
                 "created_at": notification.created_at,
-                "sent_at": None,
             },
         )
 

@@ -100,6 +100,7 @@ class SqlUnitOfWork:
             return
         if self._transaction is None:
             raise RuntimeError("commit() outside `with uow:`")
+        self._handle.flush()  # the writes held back for a next statement: there is none
         self._transaction.commit()
         self._caches.system_accounts.publish(self.ledger.pending_system_accounts)
         self.ledger.pending_system_accounts = {}
