@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import text
 
@@ -10,6 +10,7 @@ from tests.factories import make_line
 from topup.bootstrap import Application
 from topup.domain.notifications import Notification, NotificationKind
 from topup.services import lines
+from topup.services.ports import IdempotentRequest, StoredResponse
 
 
 def _notification(application: Application, msisdn: str, key: str) -> Notification:
@@ -59,3 +60,22 @@ def test_writes_to_one_table_in_one_transaction_all_land(application: Applicatio
 
     assert _notifications(application, msisdn=e164) == ["topup_done:a", "topup_done:b"]
     assert lines.get_line(application.uow(), number=e164).valid_until == date(2027, 2, 1)
+
+
+def test_a_statement_carrying_held_back_writes_returns_its_own_answer(application: Application) -> None:
+    line = make_line(application)
+    request = IdempotentRequest(scope="s", key="k", fingerprint="f")
+    answer = StoredResponse(201, "{}")
+    uow = application.uow()
+    now = application.clock.now()
+
+    with uow:
+        uow.notifications.queue(_notification(application, line.msisdn.e164, "c"))
+        assert uow.idempotency.record(request, answer, now=now)
+        uow.commit()
+    with uow:
+        uow.lines.set_valid_until(line.msisdn, line.valid_until or now.date() + timedelta(days=1), now=now)
+        assert not uow.idempotency.record(request, answer, now=now)
+        assert uow.idempotency.stored(request) == answer
+
+    assert _notifications(application, msisdn=line.msisdn.e164) == ["topup_done:c"]

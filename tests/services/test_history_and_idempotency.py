@@ -101,6 +101,23 @@ def test_a_failed_request_leaves_its_key_free_for_a_retry(application: Applicati
     assert (response.status_code, replayed) == (201, False)
 
 
+def test_a_retry_replays_its_answer_even_when_the_request_would_now_be_refused(application: Application) -> None:
+    line = make_line(application)
+    first, _ = _top_up_once(application, "k-3", line.msisdn.e164, 500)
+    with application.engine.begin() as connection:
+        connection.execute(text("UPDATE lines SET status = 'barred' WHERE msisdn = :m"), {"m": line.msisdn.e164})
+
+    again, replayed = _top_up_once(application, "k-3", line.msisdn.e164, 500)
+
+    assert (again, replayed) == (first, True)
+    with pytest.raises(DomainError) as refused:
+        _top_up_once(application, "k-4", line.msisdn.e164, 500)
+    assert refused.value.code == "line_barred"
+    with pytest.raises(DomainError) as reused:  # another request under the key: refused as reused, not barred
+        _top_up_once(application, "k-3", line.msisdn.e164, 700)
+    assert reused.value.code == "idempotency_key_reused"
+
+
 def test_the_ledger_audit_finds_a_balance_edited_behind_its_back(application: Application) -> None:
     line = make_line(application, balance_qepik=500)
     assert ledger.audit_ledger(application.uow()).ok

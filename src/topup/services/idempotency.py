@@ -30,15 +30,34 @@ def idempotent_request(scope: str, key: str | None, method: str, path: str, body
 def run_once(
     uow: UnitOfWork, clock: Clock, request: IdempotentRequest, operation: Callable[[], StoredResponse]
 ) -> tuple[StoredResponse, bool]:
-    """Returns the response and whether it was replayed. `operation` runs in `uow`'s transaction."""
+    """Returns the response and whether it was replayed. `operation` runs in `uow`'s transaction.
+
+    The key is claimed last, with the answer, in one write: a request that cannot fail once its work is done
+    needs no claim up front (one statement fewer, no update of the claim). A second request with the key waits
+    at that write (or, doing the same work, at the first one's row locks) until the first commits, then finds
+    the key taken: its work is rolled back and the first answer replayed, so value moves once."""
+    try:
+        with uow:
+            response = operation()
+            if uow.idempotency.record(request, response, now=clock.now()):
+                uow.commit()
+                return response, False
+    except DomainError:
+        # A retry of a request that succeeded gets its answer even when doing it again would now be refused
+        # (the line was barred since, its balance was spent); a request never done is refused as it should be.
+        replayed = _stored(uow, request)
+        if replayed is None:
+            raise
+        return replayed, True
+    replayed = _stored(uow, request)
+    if replayed is None:  # the key's holder gave it back (a saga refused before acting) after making us wait
+        raise IdempotentRequestInProgress("A request with this Idempotency-Key was just given up: ask again.")
+    return replayed, True
+
+
+def _stored(uow: UnitOfWork, request: IdempotentRequest) -> StoredResponse | None:
     with uow:
-        stored = uow.idempotency.claim(request, now=clock.now())
-        if stored is not None:
-            return stored, True
-        response = operation()
-        uow.idempotency.complete(request, response)
-        uow.commit()
-    return response, False
+        return uow.idempotency.stored(request)
 
 
 class IdempotentRequestInProgress(DomainError):

@@ -410,6 +410,16 @@ class IdempotencyStore(Protocol):
 
     def complete(self, request: IdempotentRequest, response: StoredResponse) -> None: ...
 
+    def record(self, request: IdempotentRequest, response: StoredResponse, *, now: datetime) -> bool:
+        """Claim the key and store its answer in one write, at the end of the request's transaction. False: the
+        key is another request's (done before, or by a concurrent transaction, which this one waited for)."""
+        ...
+
+    def stored(self, request: IdempotentRequest) -> StoredResponse | None:
+        """The answer stored for the key, if any. Raises IdempotencyKeyReused for the same key with another
+        request."""
+        ...
+
     def release(self, request: IdempotentRequest) -> None:
         """Forget a claim that is still pending (its request failed before doing anything)."""
         ...
