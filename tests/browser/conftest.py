@@ -54,6 +54,8 @@ class Served:
     base: str
     database: str
     application: Application
+    server: subprocess.Popen[bytes]
+    log: BinaryIO
 
     def code_for(self, number: str) -> str:
         """The sign-in code from the development inbox, as a developer reads it (`topup inbox`)."""
@@ -72,6 +74,17 @@ class Served:
         folder = ARTIFACTS / self.database
         folder.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+    @contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The server stopped (as when `make run` is interrupted) for the block, then started again on its port
+        and its database, as it was."""
+        self.server.terminate()
+        self.server.wait(timeout=30)
+        try:
+            yield
+        finally:
+            self.server = start_server(self.env, log=self.log)
 
 
 @contextmanager
@@ -145,12 +158,12 @@ def _run(env: dict[str, str], database: str) -> Iterator[Served]:
     _seed(application)
     log_path = Path(env["TOPUP_SANDBOX_DATABASE_PATH"]).with_name("server.log")
     with log_path.open("wb") as log:
-        server = start_server(env, log=log)
+        served = Served(env, env["TOPUP_PUBLIC_BASE_URL"], database, application, start_server(env, log=log), log)
         try:
-            yield Served(env, env["TOPUP_PUBLIC_BASE_URL"], database, application)
+            yield served
         finally:
-            server.kill()
-            server.wait(timeout=30)
+            served.server.kill()
+            served.server.wait(timeout=30)
             application.close()
             _keep_log(log_path, database)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from babel.dates import format_datetime
 from babel.numbers import format_currency
@@ -195,7 +196,8 @@ def _forwarder(terminal: Terminal, stop: threading.Event, every_seconds: float) 
 
 def _keypad(request: Request, lang: str, digits: str, *, error: str | None = None) -> HTMLResponse:
     shown = " ".join(part for part in (digits[:3], digits[3:6], digits[6:8], digits[8:10]) if part)
-    return _page(request, "keypad.html", lang, typed=digits, shown=shown, error=error)
+    here = f"/number?typed={digits}" if digits else "/number"  # also in answer to a key: the GET keeps the digits
+    return _page(request, "keypad.html", lang, here=here, typed=digits, shown=shown, error=error)
 
 
 def _cash(request: Request, lang: str, visit: Visit, *, error: str | None = None) -> HTMLResponse:
@@ -205,6 +207,7 @@ def _cash(request: Request, lang: str, visit: Visit, *, error: str | None = None
         request,
         "cash.html",
         lang,
+        here=f"/visits/{visit.id}/cash",  # also in answer to a note or to "Pay", which are POSTs
         visit=visit,
         operator_name=_operator_name(visit.operator),
         notes=BANKNOTES_AZN,
@@ -239,10 +242,14 @@ def _receipt(request: Request, lang: str, visit: Visit, payment: QueuedPayment) 
     )
 
 
-def _page(request: Request, template: str, lang: str, *, status_code: int = 200, **values: Any) -> HTMLResponse:
+def _page(
+    request: Request, template: str, lang: str, *, status_code: int = 200, here: str | None = None, **values: Any
+) -> HTMLResponse:
+    """`here`: the page's own address (a GET) for the language links, when it is not the request's."""
     language = lang if lang in LANGUAGES else "az"
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    here = here.split("lang=")[0].rstrip("?&") or "/"
+    if here is None:
+        query = urlencode([(name, value) for name, value in request.query_params.multi_items() if name != "lang"])
+        here = request.url.path + (f"?{query}" if query else "")
     body = TEMPLATES.get_template(template).render(
         t=words(language), language=language, languages=LANGUAGES, here=here, error=values.pop("error", None), **values
     )

@@ -326,16 +326,16 @@ def _sell(
         amount=amount,
         chosen_bundle=bundle,
         status_code=422 if (error or error_key) else 200,
-        **_sell_values(application, till),
+        **_sell_values(application, till, lang if lang in LANGUAGES else _language(request)),
     )
 
 
-def _sell_values(application: Application, till: Till) -> dict[str, Any]:
+def _sell_values(application: Application, till: Till, language: str) -> dict[str, Any]:
     held = agents.position(application.uow(), agent_id=till.agent.id).position
     groups = []
     for operator in ("azercell", "bakcell", "nar"):
         items = [
-            {"code": b.code, "name": b.name("en"), "price": f"{format_amount(b.price_qepik)} AZN"}
+            {"code": b.code, "name": b.name(language), "price": f"{format_amount(b.price_qepik)} AZN"}
             for b in bundles.list_bundles(application.uow(), operator=operator)
             if not b.roaming
         ]
