@@ -581,6 +581,15 @@ def test_docs_and_openapi(client: TestClient) -> None:
     assert "post" in paths["/v1/topups"]
     assert "/v1/lines/{msisdn}/balance" in paths
     assert "/v1/transactions/{transaction_id}/receipt" in paths
+    # The busiest routes read their key and Idempotency-Key headers themselves; both are still documented.
+    assert schema.json()["components"]["securitySchemes"] == {
+        "ApiKey": {"type": "http", "scheme": "bearer", "description": "Bearer <API key>"}
+    }
+    for path in ("/v1/topups", "/v1/charging/sessions", "/v1/orders"):
+        operation = paths[path]["post"]
+        assert operation["security"] == [{"ApiKey": []}], path
+        headers = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
+        assert headers == ["Idempotency-Key"], path
 
 
 def test_anyone_can_verify_a_receipt_by_its_code(client: TestClient, application: Application) -> None:
