@@ -17,6 +17,7 @@ from topup.domain.notifications import Notification, NotificationKind
 from topup.domain.webhooks import signature
 from topup.services import charging, lifecycle, notifications, topups
 from topup.services.channels import ChannelUnavailable
+from topup.services.notifications import Rendered
 from topup.services.ports import Clock
 
 
@@ -315,3 +316,53 @@ def test_a_notification_is_not_sent_before_the_senders_clock_reaches_it(
     assert notifications.deliver_due(application.uow(), notifier_at(behind, RecordingSms())) == 0
     assert notifications.inbox(application.uow(), number=number)[0].sent_at is None
     assert notifications.deliver_due(application.uow(), notifier_at(clock, RecordingSms())) == 1
+
+
+class _BrokenTemplateFor(NotificationTexts):
+    """Texts whose template cannot render for one number's notifications."""
+
+    def __init__(self, msisdn: str) -> None:
+        self.msisdn = msisdn
+
+    def render(self, notification: Notification) -> Rendered:
+        if notification.msisdn == self.msisdn:
+            raise KeyError("amount")  # as a template missing a parameter fails
+        return super().render(notification)
+
+
+def test_a_batch_goes_by_each_lines_channels_and_what_was_sent_before_a_failure_stays_sent(
+    application: Application, clock: FixedClock, sms: RecordingSms, email: RecordingEmail
+) -> None:
+    first, second, third, fourth = (make_line(application).msisdn.e164 for _ in range(4))
+    notifications.change_settings(
+        application.uow(),
+        application.clock,
+        number=second,
+        sms=False,
+        email_address="second@example.az",
+        webhook_url=None,
+        muted=[],
+    )
+    for number in (first, second, third, fourth):  # told in this order: a minute apart
+        clock.advance(timedelta(minutes=1))
+        top_up(application, number)
+    broken = notifications.Notifier(clock, _BrokenTemplateFor(third), sms, email, RecordingWebhook())
+
+    with pytest.raises(KeyError):
+        notifications.deliver_due(application.uow(), broken)
+
+    assert [to for to, _ in sms.sent] == [first]
+    assert [to for to, *_ in email.sent] == ["second@example.az"]
+    outcomes = {n: notifications.inbox(application.uow(), number=n)[0] for n in (first, second, third, fourth)}
+    assert {n: (o.sent_at, o.deliveries) for n, o in outcomes.items()} == {
+        first: (clock.now(), {"sms": "sent m1"}),
+        second: (clock.now(), {"email": "sent e-mail"}),
+        third: (None, {}),
+        fourth: (None, {}),
+    }
+    healthy = notifier_at(clock, sms)
+    assert notifications.deliver_due(application.uow(), healthy) == 0  # the rest stay leased by the failed pass
+    clock.advance(notifications.LEASE)
+    assert notifications.deliver_due(application.uow(), healthy) == 2
+    assert [to for to, _ in sms.sent] == [first, third, fourth]
+    assert notifications.deliver_due(application.uow(), healthy) == 0

@@ -87,18 +87,24 @@ def bundle_names(bundle: Bundle) -> dict[str, str]:
 
 
 def deliver_due(uow: UnitOfWork, notifier: Notifier, *, limit: int = 50) -> int:
-    """Send up to `limit` due notifications by their channels; returns how many were looked at."""
+    """Send up to `limit` due notifications by their channels; returns how many were looked at.
+
+    Three transactions for the batch, none while sending: lease the batch with its lines' settings, send, record
+    what each channel did. A worker that dies while sending leaves the batch leased; after the lease another
+    worker sends what was not recorded (at least once: an SMS may then arrive twice, none is lost). A send that
+    raises (a template that cannot render) still has the ones before it recorded, then fails the pass."""
     now = notifier.clock.now()
     with uow:
         due = uow.notifications.lease_unsent(now=now, lease_until=now + notifier.lease, limit=limit)
+        settings = uow.notification_settings.get_many({notification.msisdn for notification in due})
         uow.commit()
-    for notification in due:
-        with uow:
-            settings = uow.notification_settings.get(notification.msisdn) or NotificationSettings(notification.msisdn)
-        done = _send(notifier, notification, settings)
-        with uow:
-            uow.notifications.record_delivery(done.notification, next_attempt_at=done.next_attempt_at)
-            uow.commit()
+    done: list[_Progress] = []
+    try:
+        for notification in due:
+            line_settings = settings.get(notification.msisdn) or NotificationSettings(notification.msisdn)
+            done.append(_send(notifier, notification, line_settings))
+    finally:
+        _record(uow, done)
     return len(due)
 
 
@@ -108,16 +114,21 @@ def deliver_now(uow: UnitOfWork, notifier: Notifier, *, notification_id: str) ->
     now = notifier.clock.now()
     with uow:
         leased = uow.notifications.lease(notification_id, now=now, lease_until=now + notifier.lease)
+        settings = None if leased is None else uow.notification_settings.get(leased.msisdn)
         uow.commit()
     if leased is None:
         return False
-    with uow:
-        settings = uow.notification_settings.get(leased.msisdn) or NotificationSettings(leased.msisdn)
-    done = _send(notifier, leased, settings)
-    with uow:
-        uow.notifications.record_delivery(done.notification, next_attempt_at=done.next_attempt_at)
-        uow.commit()
+    done = _send(notifier, leased, settings or NotificationSettings(leased.msisdn))
+    _record(uow, [done])
     return done.notification.sent_at is not None
+
+
+def _record(uow: UnitOfWork, done: list[_Progress]) -> None:
+    if not done:
+        return
+    with uow:
+        uow.notifications.record_deliveries([(each.notification, each.next_attempt_at) for each in done])
+        uow.commit()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, Self
@@ -222,8 +222,9 @@ class NotificationRepository(Protocol):
 
     def lease(self, notification_id: str, *, now: datetime, lease_until: datetime) -> Notification | None: ...
 
-    def record_delivery(self, notification: Notification, *, next_attempt_at: datetime | None) -> None:
-        """Store its channels' progress (`pending_channels`, `deliveries`, `attempts`, `sent_at`)."""
+    def record_deliveries(self, progress: Sequence[tuple[Notification, datetime | None]]) -> None:
+        """Store each one's channels' progress (`pending_channels`, `deliveries`, `attempts`, `sent_at`) and when
+        to try it again (None: not by the clock)."""
         ...
 
     def latest(self, *, msisdn: str | None, limit: int) -> list[Notification]: ...
@@ -231,6 +232,10 @@ class NotificationRepository(Protocol):
 
 class NotificationSettingsRepository(Protocol):
     def get(self, msisdn: str) -> NotificationSettings | None: ...
+
+    def get_many(self, msisdns: Iterable[str]) -> dict[str, NotificationSettings]:
+        """The settings of those of `msisdns` that have any."""
+        ...
 
     def put(self, settings: NotificationSettings) -> None: ...
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.dialects import sqlite
 
 from topup.adapters.db.handle import ConnectionHandle, Write, dialect_insert
@@ -82,19 +83,32 @@ class SqlNotificationRepository:
         )
         return _notification(row)
 
-    def record_delivery(self, notification: Notification, *, next_attempt_at: datetime | None) -> None:
-        """What the channels did: those still pending, each one's outcome, and when to try again."""
-        pending = notification.pending_channels
+    def record_deliveries(self, progress: Sequence[tuple[Notification, datetime | None]]) -> None:
+        """What each one's channels did: those still pending, each one's outcome, and when to try again. One
+        statement for the batch (psycopg pipelines the rows): a worker's pass is not a round trip per message."""
+        if not progress:
+            return
         self._handle.connection.execute(
             update(notifications)
-            .where(notifications.c.id == notification.id)
+            .where(notifications.c.id == bindparam("notification_id"))
             .values(
-                pending_channels=None if pending is None else ",".join(pending),
-                deliveries=json.dumps(notification.deliveries, sort_keys=True),
-                attempts=notification.attempts,
-                next_attempt_at=next_attempt_at,
-                sent_at=notification.sent_at,
-            )
+                pending_channels=bindparam("new_pending_channels"),
+                deliveries=bindparam("new_deliveries"),
+                attempts=bindparam("new_attempts"),
+                next_attempt_at=bindparam("new_next_attempt_at"),
+                sent_at=bindparam("new_sent_at"),
+            ),
+            [
+                {
+                    "notification_id": notification.id,
+                    "new_pending_channels": _joined(notification.pending_channels),
+                    "new_deliveries": json.dumps(notification.deliveries, sort_keys=True),
+                    "new_attempts": notification.attempts,
+                    "new_next_attempt_at": next_attempt_at,
+                    "new_sent_at": notification.sent_at,
+                }
+                for notification, next_attempt_at in progress
+            ],
         )
 
     def latest(self, *, msisdn: str | None, limit: int) -> list[Notification]:
@@ -112,18 +126,16 @@ class SqlNotificationSettingsRepository:
         row = self._handle.connection.execute(
             select(notification_settings).where(notification_settings.c.msisdn == msisdn)
         ).first()
-        if row is None:
-            return None
-        muted = frozenset(NotificationKind(kind) for kind in row.muted_kinds.split(",") if kind)
-        return NotificationSettings(
-            msisdn=row.msisdn,
-            sms=row.sms,
-            email_address=row.email_address,
-            webhook_url=row.webhook_url,
-            webhook_secret=row.webhook_secret,
-            muted_kinds=muted,
-            updated_at=row.updated_at,
+        return None if row is None else _settings(row)
+
+    def get_many(self, msisdns: Iterable[str]) -> dict[str, NotificationSettings]:
+        wanted = sorted(set(msisdns))
+        if not wanted:
+            return {}
+        rows = self._handle.connection.execute(
+            select(notification_settings).where(notification_settings.c.msisdn.in_(wanted))
         )
+        return {row.msisdn: _settings(row) for row in rows}
 
     def put(self, settings: NotificationSettings) -> None:
         values = {
@@ -138,6 +150,22 @@ class SqlNotificationSettingsRepository:
         self._handle.connection.execute(
             statement.on_conflict_do_update(index_elements=[notification_settings.c.msisdn], set_=values)
         )
+
+
+def _joined(channels: list[str] | None) -> str | None:
+    return None if channels is None else ",".join(channels)
+
+
+def _settings(row: Row[Any]) -> NotificationSettings:
+    return NotificationSettings(
+        msisdn=row.msisdn,
+        sms=row.sms,
+        email_address=row.email_address,
+        webhook_url=row.webhook_url,
+        webhook_secret=row.webhook_secret,
+        muted_kinds=frozenset(NotificationKind(kind) for kind in row.muted_kinds.split(",") if kind),
+        updated_at=row.updated_at,
+    )
 
 
 def _notification(row: Row[Any]) -> Notification:
