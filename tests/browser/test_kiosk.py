@@ -17,9 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Served
+from tests.browser.test_accessibility import violations
 from tests.e2e.serving import STARTUP_SECONDS_MAX, TOPUP, cli, free_port
 from tests.factories import make_line
 from topup.adapters.kiosk.server_client import HttpKioskServer
@@ -355,3 +357,32 @@ def test_a_payment_taken_while_the_server_is_stopped_is_credited_once_when_it_is
     assert forwarded.strip() == "Payments answered by the server: 0."
     assert served.main_balance(line.msisdn.e164) == 1980
     assert box(served, kiosk) == [((20,), 2000, 20, 1980, KioskPaymentState.CREDITED)]
+
+
+def test_every_kiosk_screen_passes_wcag_aa_in_every_language(screen: Any, served: Served, kiosk: Kiosk) -> None:
+    """axe-core's WCAG 2.1 A/AA rules (the portal's accessibility test shows they catch what they should), on each
+    screen of a payment, in each of the four languages."""
+    axe = Axe()
+    line = make_line(served.application)
+    digits = line.msisdn.national.replace(" ", "")
+    broken: dict[str, list[str]] = {}
+    for language in ("az", "en", "ru", "zh"):
+        screen.goto(f"/?lang={language}")
+        expect(screen.locator("html")).to_have_attribute("lang", language)
+        broken[f"{language} home"] = violations(axe, screen)
+        screen.goto(f"/number?lang={language}")
+        tap_digits(screen, "", digits)
+        broken[f"{language} keypad"] = violations(axe, screen)
+        screen.locator("button[value=next]").tap()
+        expect(screen.locator(".panel .display")).to_have_text(line.msisdn.national)
+        broken[f"{language} confirm"] = violations(axe, screen)
+        screen.locator("a.primary").tap()
+        screen.get_by_role("button", name="5 ₼").tap()
+        expect(screen.locator("form[action$='/pay'] button")).to_be_enabled()
+        broken[f"{language} cash"] = violations(axe, screen)
+        screen.locator("form[action$='/pay'] button").tap()
+        expect(screen.locator(".code")).to_be_visible()
+        broken[f"{language} receipt"] = violations(axe, screen)
+
+    assert {where: rules for where, rules in broken.items() if rules} == {}
+    assert served.main_balance(line.msisdn.e164) == 4 * 495  # four notes of 5 AZN, each less the 1 % fee

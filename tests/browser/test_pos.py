@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Served
+from tests.browser.test_accessibility import violations
 from tests.factories import make_line, snapshot
 from topup.domain.agents import AgentKind, AgentRole
 from topup.services import agent_users, agents, lines
@@ -292,3 +294,32 @@ def test_signing_out_ends_the_session_for_good(till: Any, served: Served, shop: 
     expect(till.get_by_role("heading", name="Daxil ol")).to_be_visible()
     expect(till).to_have_url(f"{served.base}/pos")
     served.shot(till, "pos-sign-in")
+
+
+def test_every_page_of_the_till_passes_wcag_aa_in_its_three_languages(till: Any, served: Served, shop: Shop) -> None:
+    """axe-core's WCAG 2.1 A/AA rules (the portal's accessibility test shows they catch what they should)."""
+    axe = Axe()
+    line = make_line(served.application)
+    broken: dict[str, list[str]] = {}
+    type_sign_in(till, shop, "not the password")
+    expect(till.get_by_role("alert")).to_be_visible()
+    broken["az sign-in refused"] = violations(axe, till)
+    sign_in(till, shop)
+    for language in ("AZ", "EN", "RU"):
+        till.goto("/pos")
+        till.get_by_role("link", name=language, exact=True).click()
+        expect(till.locator("html")).to_have_attribute("lang", language.lower())
+        expect(till.locator("#number")).to_be_focused()
+        broken[f"{language} sell"] = violations(axe, till)
+        till.locator("#number").fill(line.msisdn.national)
+        till.locator("#amount").fill("1.00")
+        till.locator("#amount").press("Enter")
+        expect(till.locator(".figures .big").nth(1)).to_have_text("1.00 AZN")
+        broken[f"{language} confirm"] = violations(axe, till)
+        till.keyboard.press("Enter")
+        expect(till.locator(".receipt .amount")).to_have_text("1.00 AZN")
+        broken[f"{language} receipt"] = violations(axe, till)
+        till.goto("/pos/report")
+        broken[f"{language} report"] = violations(axe, till)
+
+    assert {where: rules for where, rules in broken.items() if rules} == {}
