@@ -208,14 +208,19 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-@pytest.fixture
-def page(chromium: Any, served: Served) -> Iterator[Any]:
-    """A fresh browser (no cookies) per test, in English, at a laptop's width."""
-    context = chromium.new_context(
-        base_url=served.base, locale="en-US", viewport={"width": 1280, "height": 900}, accept_downloads=True
-    )
+@contextmanager
+def fresh_page(chromium: Any, base: str, **options: Any) -> Iterator[Any]:
+    """A page in a browser context of its own (no cookies), in English unless `options` say otherwise."""
+    context = chromium.new_context(base_url=base, **{"locale": "en-US", **options})
     context.set_default_timeout(15_000)
     try:
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(chromium: Any, served: Served) -> Iterator[Any]:
+    """A fresh browser (no cookies) per test, in English, at a laptop's width."""
+    with fresh_page(chromium, served.base, viewport={"width": 1280, "height": 900}, accept_downloads=True) as found:
+        yield found

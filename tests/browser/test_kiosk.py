@@ -20,7 +20,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Served
+from tests.browser.conftest import Served, fresh_page
 from tests.browser.test_accessibility import violations
 from tests.e2e.serving import STARTUP_SECONDS_MAX, TOPUP, cli, free_port
 from tests.factories import make_line
@@ -114,14 +114,8 @@ def _keep_log(log_path: Path, served: Served, request: pytest.FixtureRequest) ->
 @pytest.fixture
 def screen(chromium: Any, kiosk: Kiosk) -> Iterator[Any]:
     """The kiosk's touch screen: a fresh browser on its pages, 1280 × 1024, touch."""
-    context = chromium.new_context(
-        base_url=kiosk.base, locale="en-US", viewport={"width": 1280, "height": 1024}, has_touch=True
-    )
-    context.set_default_timeout(15_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    with fresh_page(chromium, kiosk.base, viewport={"width": 1280, "height": 1024}, has_touch=True) as found:
+        yield found
 
 
 def grouped(digits: str) -> str:

@@ -16,7 +16,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Served
+from tests.browser.conftest import Served, fresh_page
 from tests.browser.test_accessibility import violations
 from tests.factories import make_line, snapshot
 from topup.domain.agents import AgentKind, AgentRole
@@ -74,12 +74,8 @@ def till(page: Any) -> Any:
 @pytest.fixture
 def customer(chromium: Any, served: Served) -> Iterator[Any]:
     """Another browser, the customer's own, with nothing of the till's: for the public /verify page."""
-    context = chromium.new_context(base_url=served.base, locale="en-US", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    with fresh_page(chromium, served.base, viewport={"width": 1280, "height": 900}) as found:
+        yield found
 
 
 def held(served: Served, shop: Shop) -> tuple[int, int, int]:
