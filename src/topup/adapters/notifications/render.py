@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from functools import cache, lru_cache
+from string import Formatter
 
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
@@ -169,28 +172,43 @@ class NotificationTexts:
 
 
 def render(notification: Notification) -> Rendered:
-    """The notification's text in its language (English for a language without templates)."""
+    """The notification's text in its language (English for a language without templates). Only the values its
+    template shows are formatted, and Babel's work is cached per value and locale: the worker renders one
+    message per top-up."""
     language = notification.language if notification.language in TEMPLATES else "en"
     locale = LOCALES[language]
     params = notification.params
-    values = {
-        "amount": _money(params.get("amount_qepik"), locale),
-        "balance": _money(params.get("balance_qepik"), locale),
-        "date": _date(params.get("date"), locale),
-        "bundle": params.get(f"bundle_{language}") or params.get("bundle_en", ""),
-        "percent": format_decimal(int(params.get("percent", "0")), locale=locale),
-        "card": params.get("card", ""),
-        "code": params.get("code", ""),
+    template = TEMPLATES[language][notification.kind]
+    formatters: dict[str, Callable[[], str]] = {
+        "amount": lambda: _money(params.get("amount_qepik"), locale),
+        "balance": lambda: _money(params.get("balance_qepik"), locale),
+        "date": lambda: _date(params.get("date"), locale),
+        "bundle": lambda: params.get(f"bundle_{language}") or params.get("bundle_en", ""),
+        "percent": lambda: _percent(params.get("percent", "0"), locale),
+        "card": lambda: params.get("card", ""),
+        "code": lambda: params.get("code", ""),
     }
-    text = TEMPLATES[language][notification.kind].format(**values)
+    text = template.format(**{name: formatters[name]() for name in _fields(template)})
     return Rendered(language, f"Topup: {SUBJECTS[language][notification.kind]}", text)
 
 
+@cache
+def _fields(template: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in Formatter().parse(template) if name)
+
+
+@lru_cache(maxsize=4096)
 def _money(qepik: str | None, locale: str) -> str:
     if qepik is None:
         return ""
     return format_currency(Decimal(int(qepik)) / 100, "AZN", locale=locale)
 
 
+@lru_cache(maxsize=1024)
 def _date(iso: str | None, locale: str) -> str:
     return "" if iso is None else format_date(date.fromisoformat(iso), format="long", locale=locale)
+
+
+@lru_cache(maxsize=256)
+def _percent(percent: str, locale: str) -> str:
+    return format_decimal(int(percent), locale=locale)
