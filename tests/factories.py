@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 
 from topup.bootstrap import Application
-from topup.domain.agents import AgentKind
+from topup.domain.agents import AgentKind, AgentRole
 from topup.domain.charging import Service
 from topup.domain.lines import Line, LineStatus, LineType
-from topup.services import agents, bundles, charging, lines, topups, vouchers
+from topup.services import agent_users, agents, bundles, charging, lines, topups, vouchers
 
 _suffixes = itertools.count(1000000)
 
@@ -105,3 +105,41 @@ def cards_on_sale(
     vouchers.distribute(application.uow(), application.clock, serials=serials, agent_id=vendor.id, actor="staff")
     vouchers.activate(application.uow(), application.clock, serials=serials, actor="staff")
     return printed
+
+
+def open_shop(
+    application: Application,
+    *,
+    name: str,
+    licence: str,
+    address: str,
+    username: str,
+    password: str,
+    float_qepik: int,
+    credit_limit_qepik: int = 0,
+    role: AgentRole = AgentRole.CASHIER,
+) -> str:
+    """A verified shop with its float, its credit line (if any) and one user at the till; returns the agent's id."""
+    agent = agents.register_agent(
+        application.uow(),
+        application.clock,
+        name=name,
+        kind=AgentKind.SHOP,
+        licence_number=licence,
+        address=address,
+        verified=True,
+    )
+    agents.deposit(application.uow(), application.clock, agent_id=agent.id, amount_qepik=float_qepik)
+    if credit_limit_qepik:
+        agents.set_credit_limit(
+            application.uow(), application.clock, agent_id=agent.id, credit_limit_qepik=credit_limit_qepik
+        )
+    agent_users.add_user(
+        application.uow(),
+        application.agent_access,
+        agent_id=agent.id,
+        username=username,
+        password=password,
+        role=role,
+    )
+    return agent.id

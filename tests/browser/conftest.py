@@ -70,10 +70,14 @@ class Served:
     def main_balance(self, number: str) -> int:
         return lines.balance(self.application.uow(), self.application.clock, number=number).main_qepik
 
-    def shot(self, page: Any, name: str) -> None:
+    def artifact(self, filename: str) -> Path:
+        """Where a test keeps a file for people to look at (screenshots, a process's log), per database."""
         folder = ARTIFACTS / self.database
         folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+        return folder / filename
+
+    def shot(self, page: Any, name: str) -> None:
+        page.screenshot(path=str(self.artifact(f"{name}.png")), full_page=True)
 
     @contextmanager
     def stopped(self) -> Iterator[None]:

@@ -106,9 +106,7 @@ def _wait_until_serving(kiosk: Kiosk, terminal: subprocess.Popen[bytes]) -> None
 
 def _keep_log(log_path: Path, served: Served, request: pytest.FixtureRequest) -> None:
     """The terminal's own output next to the screenshots, for a failure in CI."""
-    folder = Path(__file__).parents[2] / "test-artifacts" / "portal" / served.database
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"kiosk-{request.node.originalname}.log").write_bytes(log_path.read_bytes())
+    served.artifact(f"kiosk-{request.node.originalname}.log").write_bytes(log_path.read_bytes())
 
 
 @pytest.fixture

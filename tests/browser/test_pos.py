@@ -18,9 +18,8 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import Served, fresh_page
 from tests.browser.test_accessibility import violations
-from tests.factories import make_line, snapshot
-from topup.domain.agents import AgentKind, AgentRole
-from topup.services import agent_users, agents, lines
+from tests.factories import make_line, open_shop, snapshot
+from topup.services import agents, lines
 
 pytestmark = pytest.mark.e2e
 
@@ -40,29 +39,19 @@ class Shop:
 @pytest.fixture
 def shop(served: Served) -> Shop:
     """A shop of its own for each test, with its float, its credit line and a cashier at the till."""
-    application, clock = served.application, served.application.clock
     n = next(_shops)
-    agent = agents.register_agent(
-        application.uow(),
-        clock,
-        name=f"Bazar {n}",
-        kind=AgentKind.SHOP,
-        licence_number=f"SHOP-POS-{n}",
+    name, username = f"Bazar {n}", f"kassa-{n}"
+    agent_id = open_shop(
+        served.application,
+        name=name,
+        licence=f"SHOP-POS-{n}",
         address="Azadlıq pr. 12, Bakı",
-        verified=True,
-    )
-    agents.deposit(application.uow(), clock, agent_id=agent.id, amount_qepik=FLOAT_QEPIK)
-    agents.set_credit_limit(application.uow(), clock, agent_id=agent.id, credit_limit_qepik=CREDIT_QEPIK)
-    username = f"kassa-{n}"
-    agent_users.add_user(
-        application.uow(),
-        application.agent_access,
-        agent_id=agent.id,
         username=username,
         password=PASSWORD,
-        role=AgentRole.CASHIER,
+        float_qepik=FLOAT_QEPIK,
+        credit_limit_qepik=CREDIT_QEPIK,
     )
-    return Shop(agent.id, agent.name, username)
+    return Shop(agent_id, name, username)
 
 
 @pytest.fixture
@@ -92,6 +81,14 @@ def type_sign_in(page: Any, shop: Shop, password: str) -> None:
     page.keyboard.press("Tab")
     page.keyboard.type(password)
     page.keyboard.press("Enter")
+
+
+def type_sale(till: Any, number: str, amount: str) -> None:
+    """At the sale form, as a cashier types it: the number, Tab, the amount, Enter."""
+    till.keyboard.type(number)
+    till.keyboard.press("Tab")
+    till.keyboard.type(amount)
+    till.keyboard.press("Enter")
 
 
 def sign_in(page: Any, shop: Shop) -> None:
@@ -132,10 +129,7 @@ def test_a_top_up_typed_at_the_keyboard_sells_with_a_receipt_the_portal_verifies
     line = make_line(served.application, balance_qepik=120)
     sign_in(till, shop)
 
-    till.keyboard.type(line.msisdn.national)
-    till.keyboard.press("Tab")
-    till.keyboard.type("7.50")
-    till.keyboard.press("Enter")
+    type_sale(till, line.msisdn.national, "7.50")
 
     expect(till.get_by_role("heading", name="Yoxlayın")).to_be_visible()
     figures = till.locator(".figures")
@@ -196,10 +190,7 @@ def test_a_sale_above_the_float_and_credit_is_refused_and_changes_nothing(
     sign_in(till, shop)
     before = snapshot(served.application)
 
-    till.keyboard.type(line.msisdn.national)
-    till.keyboard.press("Tab")
-    till.keyboard.type("60.01")  # one qəpik more than 50.00 of float and 10.00 of credit
-    till.keyboard.press("Enter")
+    type_sale(till, line.msisdn.national, "60.01")  # one qəpik more than 50.00 of float and 10.00 of credit
 
     expect(till.get_by_role("alert")).to_have_text("Balans (float və kredit) bu satış üçün kifayət etmir.")
     expect(till.locator("#number")).to_have_value(line.msisdn.national)  # the cashier corrects, not retypes
@@ -225,10 +216,7 @@ def test_a_confirmation_the_float_no_longer_covers_is_refused_when_confirmed(
     """Two tills of one shop: the float is spent at the other till while this one's confirmation is open."""
     line, other_customer = make_line(served.application), make_line(served.application)
     sign_in(till, shop)
-    till.keyboard.type(line.msisdn.national)
-    till.keyboard.press("Tab")
-    till.keyboard.type("40")
-    till.keyboard.press("Enter")
+    type_sale(till, line.msisdn.national, "40")
     expect(till.get_by_role("heading", name="Yoxlayın")).to_be_visible()
     application = served.application
     agents.sell_top_up(

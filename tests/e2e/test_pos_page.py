@@ -10,35 +10,26 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import make_line, snapshot
+from tests.factories import make_line, open_shop, snapshot
 from topup.bootstrap import Application
-from topup.domain.agents import AgentKind, AgentRole
+from topup.domain.agents import AgentRole
 from topup.entrypoints.api.app import create_app
-from topup.services import agent_users, agents, lines
+from topup.services import agents, lines
 
 PASSWORD = "correct horse battery"
 
 
 def shop(application: Application, licence: str, username: str, *, role: AgentRole = AgentRole.CASHIER) -> str:
-    agent = agents.register_agent(
-        application.uow(),
-        application.clock,
+    return open_shop(
+        application,
         name=f"Market {licence}",
-        kind=AgentKind.SHOP,
-        licence_number=licence,
+        licence=licence,
         address="Füzuli küç. 5, Gəncə",
-        verified=True,
-    )
-    agents.deposit(application.uow(), application.clock, agent_id=agent.id, amount_qepik=5000)
-    agent_users.add_user(
-        application.uow(),
-        application.agent_access,
-        agent_id=agent.id,
         username=username,
         password=PASSWORD,
+        float_qepik=5000,
         role=role,
     )
-    return agent.id
 
 
 @pytest.fixture

@@ -28,12 +28,6 @@ async def get_application(request: Request) -> Application:
 AppDep = Annotated[Application, Depends(get_application)]
 
 
-def application_of(request: Request) -> Application:
-    """The busiest routes take the application from the request they have anyway: one dependency fewer."""
-    application: Application = request.app.state.topup
-    return application
-
-
 class ApiKeyCache:
     """Authenticated keys for a short while, so a busy integrator does not cost a query per request.
     A revoked key stops working within `ttl_seconds`."""
@@ -59,9 +53,7 @@ class ApiKeyCache:
 
 class ApiKeyAuth(SecurityBase):
     """`Authorization: Bearer <API key>`, for the given roles: one dependency per route that authenticates and
-    checks the role at once. FastAPI resolves each sub-dependency and each declared header parameter with a
-    good deal of Python on every request, so this reads the header itself; as a security scheme it is still
-    in the OpenAPI document (and /docs can send the key)."""
+    checks the role at once. As a security scheme it is in the OpenAPI document, and /docs can send the key."""
 
     def __init__(self, allowed: frozenset[Role]) -> None:
         self.allowed = allowed
@@ -79,7 +71,7 @@ class ApiKeyAuth(SecurityBase):
         cache: ApiKeyCache = request.app.state.api_key_cache
         record = cache.get(key)
         if record is None:
-            application: Application = request.app.state.topup
+            application = await get_application(request)
             record = await run_in_threadpool(api_keys.authenticate, application.uow(), key=key)
             cache.put(key, record)
         require_role(record.role, allowed=self.allowed)
@@ -100,26 +92,6 @@ IdempotencyKey = Annotated[
         "the first answer and moves no value twice.",
     ),
 ]
-
-
-# The busiest routes read the header themselves (a declared header parameter costs FastAPI a good deal of Python
-# per request) and describe it with this, as the other routes' `IdempotencyKey` is described.
-IDEMPOTENCY_KEY_DOCUMENTED = {
-    "parameters": [
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "Any unique string per intended operation; a retry with the same key and body replays "
-            "the first answer and moves no value twice.",
-        }
-    ]
-}
-
-
-def idempotency_key_of(request: Request) -> str | None:
-    return request.headers.get("idempotency-key")
 
 
 def scope_of(caller: ApiKeyRecord) -> str | None:

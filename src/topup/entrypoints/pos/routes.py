@@ -326,7 +326,7 @@ def _sell(
         amount=amount,
         chosen_bundle=bundle,
         status_code=422 if (error or error_key) else 200,
-        **_sell_values(application, till, lang if lang in LANGUAGES else _language(request)),
+        **_sell_values(application, till, _language(request, lang)),
     )
 
 
@@ -361,7 +361,7 @@ def _render(
     status_code: int = 200,
     **values: Any,
 ) -> HTMLResponse:
-    language = lang if lang in LANGUAGES else _language(request)
+    language = _language(request, lang)
     t = words(language)
     error = None
     if error_code is not None:
@@ -390,7 +390,10 @@ def _csrf_ok(request: Request, submitted: str) -> bool:
     return bool(expected) and hmac.compare_digest(expected.encode(), submitted.encode())
 
 
-def _language(request: Request) -> str:
+def _language(request: Request, lang: str | None = None) -> str:
+    """The page's language: `lang` when a form or link names one, else the request's, else the till's cookie."""
+    if lang in LANGUAGES:
+        return lang
     chosen = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE, "az")
     return chosen if chosen in LANGUAGES else "az"
 

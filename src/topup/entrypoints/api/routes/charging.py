@@ -5,20 +5,12 @@ POST that moves value."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from topup.domain.money import format_amount
-from topup.entrypoints.api.deps import (
-    IDEMPOTENCY_KEY_DOCUMENTED,
-    AdminDep,
-    AppDep,
-    IdempotencyKey,
-    application_of,
-    idempotency_key_of,
-)
+from topup.entrypoints.api.deps import AdminDep, AppDep, IdempotencyKey
 from topup.entrypoints.api.idempotent import respond_once
 from topup.entrypoints.api.schemas import ChargingEnd, ChargingEvent, ChargingUpdate, NewChargingSession
 from topup.services import charging
@@ -33,22 +25,14 @@ def _shown(answer: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _answered(answer: dict[str, Any]) -> Response:
-    """The JSON written at once: a route returning a dict has FastAPI encode it field by field first."""
-    return Response(json.dumps(_shown(answer)), media_type="application/json")
-
-
-# Opening and terminating are the network's busiest calls: they take the application from the request and read
-# the Idempotency-Key header themselves (see deps.IDEMPOTENCY_KEY_DOCUMENTED).
-@router.post(
-    "/charging/sessions",
-    status_code=201,
-    summary="Open a charging session: reserve units (request 0)",
-    openapi_extra=IDEMPOTENCY_KEY_DOCUMENTED,
-)
-def open_session(request: Request, body: NewChargingSession, caller: AdminDep) -> Response:
-    application = application_of(request)
-
+@router.post("/charging/sessions", status_code=201, summary="Open a charging session: reserve units (request 0)")
+def open_session(
+    request: Request,
+    body: NewChargingSession,
+    application: AppDep,
+    caller: AdminDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     def operation(uow: UnitOfWork) -> tuple[int, dict[str, Any]]:
         answer = charging.open_session(
             uow,
@@ -60,8 +44,7 @@ def open_session(request: Request, body: NewChargingSession, caller: AdminDep) -
         )
         return 201, _shown(answer)
 
-    key = idempotency_key_of(request)
-    return respond_once(request, application, caller, key, body.model_dump_json(), operation)
+    return respond_once(request, application, caller, idempotency_key, body.model_dump_json(), operation)
 
 
 @router.get("/charging/sessions/{session_id}", summary="A charging session: granted, used, charged")
@@ -83,8 +66,7 @@ def update_session(session_id: str, body: ChargingUpdate, application: AppDep, _
 
 
 @router.post("/charging/sessions/{session_id}/terminate", summary="The final report: charge what was used")
-def terminate_session(session_id: str, request: Request, body: ChargingEnd, _caller: AdminDep) -> Response:
-    application = application_of(request)
+def terminate_session(session_id: str, body: ChargingEnd, application: AppDep, _caller: AdminDep) -> dict[str, Any]:
     answer = charging.terminate_session(
         application.uow(),
         application.charging,
@@ -92,7 +74,7 @@ def terminate_session(session_id: str, request: Request, body: ChargingEnd, _cal
         request_number=body.request_number,
         used=body.used_units,
     )
-    return _answered(answer)
+    return _shown(answer)
 
 
 @router.post("/charging/events", status_code=201, summary="Charge a single event (an SMS): all or nothing")

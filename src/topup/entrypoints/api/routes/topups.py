@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from topup.domain.money import check_currency, parse_amount
 from topup.entrypoints.api import serialise
-from topup.entrypoints.api.deps import IDEMPOTENCY_KEY_DOCUMENTED, CallerDep, application_of, idempotency_key_of
+from topup.entrypoints.api.deps import AppDep, CallerDep, IdempotencyKey
 from topup.entrypoints.api.idempotent import respond_once
 from topup.entrypoints.api.schemas import NewTopUp
 from topup.services import topups
@@ -17,11 +17,10 @@ from topup.services.ports import UnitOfWork
 router = APIRouter(tags=["top-ups"])
 
 
-@router.post(
-    "/topups", status_code=201, summary="Top up a line's main balance", openapi_extra=IDEMPOTENCY_KEY_DOCUMENTED
-)
-def create_top_up(request: Request, body: NewTopUp, caller: CallerDep) -> Response:
-    application = application_of(request)
+@router.post("/topups", status_code=201, summary="Top up a line's main balance")
+def create_top_up(
+    request: Request, body: NewTopUp, application: AppDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
+) -> Response:
     check_currency(body.currency)
     amount_qepik = parse_amount(body.amount)
 
@@ -36,5 +35,4 @@ def create_top_up(request: Request, body: NewTopUp, caller: CallerDep) -> Respon
         )
         return 201, serialise.transaction(record)
 
-    key = idempotency_key_of(request)
-    return respond_once(request, application, caller, key, body.model_dump_json(), operation)
+    return respond_once(request, application, caller, idempotency_key, body.model_dump_json(), operation)
